@@ -116,3 +116,15 @@ def format_clock(seconds: float) -> str:
     s = int(abs(seconds))
     out = f"{s // 3600}:{(s % 3600) // 60:02d}:{s % 60:02d}"
     return ("-" if neg else "") + out
+
+
+def short_duration(seconds: float) -> str:
+    """A target as people say it: ``15m``, ``1h``, ``90s``, ``1h30m``."""
+    s = int(seconds)
+    if s % 3600 == 0:
+        return f"{s // 3600}h"
+    if s >= 3600 and s % 60 == 0:
+        return f"{s // 3600}h{(s % 3600) // 60}m"
+    if s % 60 == 0:
+        return f"{s // 60}m"
+    return f"{s}s"

@@ -1,0 +1,25 @@
+"""``python -m benchmarks`` (or ``./run bench``): every speed and memory figure, in one run."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUITES = ["benchmarks.tui", "benchmarks.bench_journal", "benchmarks.bench_probes"]
+
+
+def main(argv: list[str]) -> int:
+    wanted = [s for s in SUITES if not argv or any(a in s for a in argv)]
+    for name in wanted:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            print(f"== {name}: not available ({e})")
+            continue
+        mod.main()
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,238 @@
+"""``cockpit.toml``: where it is looked up, what it may hold, and its validation.
+
+Look-up order: ``--config``, ``$COCKPIT_CONFIG``, ``./cockpit.toml``, then the user
+config dir (``platformdirs``). Every error is one line naming file, line and key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .schema import DocumentError, Field, Validator, load_toml
+
+APP_NAME = "dr-cockpit"
+PRIORITIES = ("P0", "P1", "P2", "P3")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    name: str
+    kind: str
+    interval: float
+    deadline: float
+    fail_after: int
+    recover_after: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    id: str
+    title: str
+    priority: str
+    rto: float | None
+    rpo: float | None
+    description: str = ""
+    runbooks: tuple[str, ...] = ()
+    probes: tuple[ProbeConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """The plan's response targets, seconds from impact start / declaration."""
+
+    detect: float = 300.0
+    respond: float = 900.0
+    communicate: float = 1800.0
+    update_every: float = 1800.0  # stakeholder update cadence
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    environment: str
+    mode: str  # "personal" | "shared"
+    milestones: Milestones
+    services: dict[str, ServiceConfig]
+    runbook_dirs: tuple[Path, ...] = ()
+    connectivity_anchors: tuple[str, ...] = ()
+    state_dir: Path | None = None
+
+
+_COCKPIT = {
+    "environment": Field("str", default="production", help="name shown in the title bar"),
+    "mode": Field("str", default="personal", choices=("personal", "shared"),
+                  help="personal: state files 0600; shared: group-readable 0640"),
+    "state_dir": Field("str", help="state directory (overridden by --state-dir / $COCKPIT_STATE_DIR)"),
+    "runbook_dirs": Field("list[str]", help="extra runbook directories, searched before the built-in library"),
+    "connectivity_anchors": Field("list[str]",
+                                  help="host:port pairs the cockpit connects to, to tell its own network outage from a service outage"),
+}
+_MILESTONES = {
+    "detect": Field("duration", default="5m"),
+    "respond": Field("duration", default="15m"),
+    "communicate": Field("duration", default="30m"),
+    "update_every": Field("duration", default="30m"),
+}
+_PROBE_DEFAULTS = {
+    "interval": Field("duration", default="15s", minimum=0.1),
+    "deadline": Field("duration", default="5s", minimum=0.05),
+    "fail_after": Field("int", default=3, minimum=1),
+    "recover_after": Field("int", default=2, minimum=1),
+}
+_SERVICE = {
+    "title": Field("str", required=True),
+    "priority": Field("str", default="P1", choices=PRIORITIES),
+    "rto": Field("duration"),
+    "rpo": Field("duration"),
+    "description": Field("str", default=""),
+    "runbooks": Field("list[str]", default=[]),
+    "probes": Field("list[table]", default=[]),
+}
+_PROBE_COMMON = {
+    "name": Field("str"),
+    "kind": Field("str", required=True),
+    "interval": Field("duration", minimum=0.1),
+    "deadline": Field("duration", minimum=0.05),
+    "fail_after": Field("int", minimum=1),
+    "recover_after": Field("int", minimum=1),
+}
+_TOP = {
+    "cockpit": Field("table", default={}),
+    "milestones": Field("table", default={}),
+    "probe_defaults": Field("table", default={}),
+    "services": Field("table", default={}),
+}
+
+
+def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, Any],
+           index: int) -> ProbeConfig | None:
+    from . import probes as probe_kinds
+
+    common_raw = {k: raw[k] for k in raw if k in _PROBE_COMMON}
+    common = v.table(common_raw, _PROBE_COMMON, path)
+    kind = common.get("kind")
+    if kind is None:
+        return None
+    if kind not in probe_kinds.KINDS:
+        v.error((*path, "kind"), "unknown probe kind (known kinds: " + ", ".join(sorted(probe_kinds.KINDS)) + ")")
+        return None
+    rest = {k: raw[k] for k in raw if k not in _PROBE_COMMON}
+    spec = probe_kinds.option_spec(kind)
+    options = v.table(rest, spec, path) if spec is not None else rest
+    return ProbeConfig(
+        name=common.get("name") or f"{kind}-{index + 1}",
+        kind=kind,
+        interval=common.get("interval") or defaults["interval"],
+        deadline=common.get("deadline") or defaults["deadline"],
+        fail_after=common.get("fail_after") or defaults["fail_after"],
+        recover_after=common.get("recover_after") or defaults["recover_after"],
+        options=options,
+    )
+
+
+def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
+    """Validate a parsed ``cockpit.toml``; raises the first ``DocumentError`` in file order."""
+    v = Validator(path, text)
+    top = v.table(data, _TOP)
+    cockpit = v.table(top.get("cockpit") or {}, _COCKPIT, ("cockpit",))
+    ms = v.table(top.get("milestones") or {}, _MILESTONES, ("milestones",))
+    defaults = v.table(top.get("probe_defaults") or {}, _PROBE_DEFAULTS, ("probe_defaults",))
+    services: dict[str, ServiceConfig] = {}
+    for sid, sraw in (top.get("services") or {}).items():
+        spath = ("services", sid)
+        if not isinstance(sraw, dict):
+            v.error(spath, "expected a table ([services.NAME])")
+            continue
+        s = v.table(sraw, _SERVICE, spath)
+        probes = []
+        for i, praw in enumerate(s.get("probes") or []):
+            p = _probe(v, praw, (*spath, "probes", i), defaults, i)
+            if p is not None:
+                probes.append(p)
+        names = [p.name for p in probes]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                v.error((*spath, "probes", i, "name"), f"duplicate probe name {n!r}")
+        services[sid] = ServiceConfig(
+            id=sid, title=s.get("title") or sid, priority=s.get("priority") or "P1",
+            rto=s.get("rto"), rpo=s.get("rpo"), description=s.get("description") or "",
+            runbooks=tuple(s.get("runbooks") or ()), probes=tuple(probes),
+        )
+    v.raise_first()
+    base = path.parent
+    state_dir = cockpit.get("state_dir")
+    return Config(
+        path=path,
+        environment=cockpit["environment"],
+        mode=cockpit["mode"],
+        milestones=Milestones(**ms),
+        services=services,
+        runbook_dirs=tuple(base / d for d in (cockpit.get("runbook_dirs") or ())),
+        connectivity_anchors=tuple(cockpit.get("connectivity_anchors") or ()),
+        state_dir=(base / state_dir) if state_dir else None,
+    )
+
+
+def load_config(path: Path) -> Config:
+    data, text = load_toml(path)
+    return parse_config(data, text, path)
+
+
+def user_config_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME) / "cockpit.toml"
+
+
+def find_config(explicit: str | None, env: dict[str, str] | None = None,
+                cwd: Path | None = None) -> tuple[Path | None, list[Path]]:
+    """Return (the config file to use or None, the places looked at)."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    if explicit:
+        return Path(explicit), [Path(explicit)]
+    if env.get("COCKPIT_CONFIG"):
+        p = Path(env["COCKPIT_CONFIG"])
+        return p, [p]
+    looked = [cwd / "cockpit.toml", user_config_path()]
+    for p in looked:
+        if p.is_file():
+            return p, looked
+    return None, looked
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from, if any (``pyproject.toml`` beside it)."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "state").is_dir():
+        return root
+    return None
+
+
+def resolve_state_dir(explicit: str | None, config: Config | None = None,
+                      env: dict[str, str] | None = None) -> Path:
+    """``--state-dir``, ``$COCKPIT_STATE_DIR``, the config's ``state_dir``, ``./state`` in a
+    checkout, else the user state dir. The same resolution for every command."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("COCKPIT_STATE_DIR"):
+        return Path(env["COCKPIT_STATE_DIR"])
+    if config is not None and config.state_dir is not None:
+        return config.state_dir
+    root = checkout_root()
+    if root is not None:
+        return root / "state"
+    import platformdirs
+
+    return platformdirs.user_state_path(APP_NAME)
+
+
+__all__ = [
+    "Config", "ServiceConfig", "ProbeConfig", "Milestones", "DocumentError",
+    "load_config", "parse_config", "find_config", "resolve_state_dir",
+]

@@ -1,0 +1,138 @@
+"""The incident as derived from its log entries (a pure fold; no I/O).
+
+Entries are anything with ``ts``, ``author``, ``kind`` and ``data`` (journal entries,
+or the demo/exercise engine's simulated entries). Kinds:
+
+- ``incident.declared``  data: title, severity, services (list), impact_start (epoch, optional)
+- ``incident.status``    data: status (responding|mitigated|recovered|closed)
+- ``role.assigned``      data: role, person
+- ``note``               data: type (observation|decision|action|communication), text
+- ``health``             data: service, status, summary (automatic)
+- ``step.*``             runbook step transitions (see the runbook engine)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+LIFECYCLE = ("declared", "responding", "mitigated", "recovered", "closed")
+NOTE_TYPES = ("observation", "decision", "action", "communication")
+ROLES = ("commander", "communications", "scribe")
+
+
+class EntryLike(Protocol):
+    ts: float
+    author: str
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SimEntry:
+    """A log entry that is not (yet) in a journal: demo and exercise injects."""
+
+    ts: float
+    author: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    title: str = ""
+    severity: str = "P1"
+    services: tuple[str, ...] = ()
+    status: str = "declared"
+    declared_at: float | None = None
+    impact_start: float | None = None
+    responding_at: float | None = None
+    first_communication_at: float | None = None
+    last_communication_at: float | None = None
+    mitigated_at: float | None = None
+    recovered_at: float | None = None
+    closed_at: float | None = None
+    roles: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.declared_at is not None and self.status not in ("recovered", "closed")
+
+    @property
+    def start(self) -> float | None:
+        """The anchor for RTO clocks: the earlier of impact start and declaration."""
+        cands = [t for t in (self.impact_start, self.declared_at) if t is not None]
+        return min(cands) if cands else None
+
+    def role(self, name: str) -> str | None:
+        return dict(self.roles).get(name)
+
+
+def fold(entries: Iterable[EntryLike]) -> IncidentState | None:
+    """The incident's current state from its entries, in order; None before a declaration."""
+    inc: IncidentState | None = None
+    for e in entries:
+        d = e.data or {}
+        if e.kind == "incident.declared":
+            impact = d.get("impact_start")
+            inc = IncidentState(
+                title=str(d.get("title", "")), severity=str(d.get("severity", "P1")),
+                services=tuple(d.get("services") or ()), status="declared",
+                declared_at=e.ts, impact_start=float(impact) if impact is not None else None,
+            )
+            continue
+        if inc is None:
+            continue
+        if e.kind == "incident.status":
+            st = str(d.get("status", ""))
+            changes: dict[str, Any] = {"status": st}
+            stamp = {"responding": "responding_at", "mitigated": "mitigated_at",
+                     "recovered": "recovered_at", "closed": "closed_at"}.get(st)
+            if stamp and getattr(inc, stamp) is None:
+                changes[stamp] = e.ts
+            inc = replace(inc, **changes)
+        elif e.kind == "incident.updated":
+            changes = {}
+            if "severity" in d:
+                changes["severity"] = str(d["severity"])
+            if "services" in d:
+                changes["services"] = tuple(d["services"])
+            if "title" in d:
+                changes["title"] = str(d["title"])
+            inc = replace(inc, **changes)
+        elif e.kind == "role.assigned":
+            roles = dict(inc.roles)
+            roles[str(d.get("role"))] = str(d.get("person"))
+            inc = replace(inc, roles=tuple(sorted(roles.items())))
+        elif e.kind == "note" and d.get("type") == "communication":
+            inc = replace(inc, first_communication_at=inc.first_communication_at or e.ts,
+                          last_communication_at=e.ts)
+        if inc.responding_at is None and (
+            e.kind.startswith("step.") or (e.kind == "note" and d.get("type") == "action")
+        ):
+            inc = replace(inc, responding_at=e.ts)
+    return inc
+
+
+def describe(e: EntryLike) -> tuple[str, str]:
+    """A short label and a one-line description of an entry (untrusted: sanitize to show)."""
+    d = e.data or {}
+    k = e.kind
+    if k == "note":
+        return str(d.get("type", "note")), str(d.get("text", ""))
+    if k == "incident.declared":
+        services = ", ".join(str(s) for s in d.get("services") or [])
+        return "declared", f"{d.get('severity', '')} {d.get('title', '')} [{services}]"
+    if k == "incident.status":
+        return "status", f"incident is now {d.get('status', '?')}"
+    if k == "incident.updated":
+        return "updated", ", ".join(f"{a}={b}" for a, b in d.items())
+    if k == "role.assigned":
+        return "role", f"{d.get('role', '?')}: {d.get('person', '?')}"
+    if k == "health":
+        return "health", f"{d.get('service', '?')} {str(d.get('status', '?')).upper()} {d.get('summary', '')}"
+    if k.startswith("step."):
+        return k[5:], f"{d.get('runbook', '')}/{d.get('step', '')} {d.get('detail', '')}".strip()
+    return k, ", ".join(f"{a}={b}" for a, b in d.items())

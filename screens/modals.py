@@ -1,0 +1,107 @@
+"""Modal screens: help and the per-service detail view."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from cockpit.health import ServiceHealth
+from cockpit.sanitize import clean, one_line
+from cockpit.timeutil import format_duration
+
+from .widgets import STATUS_STYLE
+
+HELP = [
+    ("Anywhere", [
+        ("?", "this help"),
+        ("tab / shift+tab", "next / previous area"),
+        ("1 2 3", "jump to health, clocks, incident log"),
+        ("r", "runbook navigator"),
+        ("q", "quit (state is on disk: nothing is lost)"),
+    ]),
+    ("Health", [
+        ("up / down, j / k", "select a service"),
+        ("enter", "details: every probe's figures and last error"),
+    ]),
+    ("Incident log", [
+        ("up / down, pgup / pgdn", "move"),
+        ("home / end", "newest / oldest"),
+        ("o", "newest first / oldest first"),
+    ]),
+    ("Any dialog", [("escape", "close")]),
+]
+
+
+class CloseableModal(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+    DEFAULT_CSS = """
+    CloseableModal { align: center middle; }
+    CloseableModal > VerticalScroll {
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    """
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(CloseableModal):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for section, keys in HELP:
+            table.add_row(Text(section, style="bold underline"), "")
+            for key, what in keys:
+                table.add_row(key, what)
+        with VerticalScroll() as v:
+            v.border_title = "Help"
+            yield Static(Text(
+                "DR Cockpit shows the health of every service of the recovery plan, the "
+                "RTO/RPO clocks of a declared incident and its log. Keyboard only.\n"))
+            yield Static(table)
+
+
+class ServiceDetailScreen(CloseableModal):
+    def __init__(self, health: ServiceHealth, now: float) -> None:
+        super().__init__()
+        self.health = health
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        h = self.health
+        head = Text()
+        head.append(f" {h.status.word} ", style=STATUS_STYLE[h.status])
+        head.append(f" {one_line(h.title, 60)}", style="bold")
+        head.append(f"  answered {h.age_text(self.now)}\n", style="dim")
+        head.append(clean(h.summary, keep_newlines=True, limit=2000))
+        if h.rpo_exposure is not None:
+            head.append(f"\nRPO exposure: {format_duration(h.rpo_exposure)} of data at risk")
+        with VerticalScroll() as v:
+            v.border_title = f"Service: {one_line(h.service, 40)}"
+            yield Static(head)
+            for name, r in sorted(h.probes.items()):
+                t = Table(title=Text(f"probe {one_line(name, 40)}", style="bold"), title_justify="left",
+                          show_header=False, box=None, padding=(0, 1))
+                t.add_column(style="cyan", no_wrap=True)
+                t.add_column()
+                t.add_row("status", Text(r.status.word, style=STATUS_STYLE[r.status]))
+                t.add_row("summary", Text(one_line(r.summary, 300)))
+                t.add_row("observed", Text(time.strftime("%H:%M:%S UTC", time.gmtime(r.observed_at))))
+                if r.latency is not None:
+                    t.add_row("latency", Text(f"{r.latency * 1000:.0f} ms"))
+                for k, val in sorted(r.metrics.items()):
+                    t.add_row(Text(one_line(k, 40)), Text(one_line(val, 200)))
+                if r.error:
+                    t.add_row("last error", Text(one_line(r.error, 500), style="red"))
+                yield Static(t)

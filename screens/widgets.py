@@ -1,0 +1,349 @@
+"""The cockpit's widgets. Each one redraws only when its own text changed: over SSH
+every repaint is bandwidth, so an idle cockpit writes nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from cockpit.clocks import ClockView, Level
+from cockpit.health import ServiceHealth, Status
+from cockpit.incident import IncidentState
+from cockpit.sanitize import one_line
+from cockpit.timeutil import format_duration
+
+STATUS_STYLE = {
+    Status.OK: "bold green",
+    Status.WARN: "bold yellow",
+    Status.FAIL: "bold white on red",
+    Status.STALE: "bold magenta",
+    Status.UNKNOWN: "dim",
+}
+LEVEL_STYLE = {
+    Level.OK: "green",
+    Level.AMBER: "bold yellow",
+    Level.RED: "bold red",
+    Level.BREACHED: "bold white on red",
+    Level.MET: "green",
+    Level.MISSED: "bold red",
+    Level.IDLE: "dim",
+}
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int) -> str:
+    vals = list(values)[-width:]
+    if not vals:
+        return " " * width
+    lo, hi = min(vals), max(vals)
+    span = (hi - lo) or 1.0
+    s = "".join(SPARK[min(7, int((v - lo) / span * 7.999))] for v in vals)
+    return s.rjust(width)
+
+
+class Cell(Static):
+    """A Static that ignores updates to the same content (no repaint, no bytes)."""
+
+    DEFAULT_CSS = "Cell { text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    def set(self, content: Text | str) -> None:
+        key = content.markup if isinstance(content, Text) else content
+        if getattr(self, "_last_key", None) == key:
+            return
+        self._last_key = key
+        self.update(content)
+
+
+def status_word(status: Status) -> Text:
+    return Text(f"{status.word:<7}", style=STATUS_STYLE[status])
+
+
+class ServiceRow(Horizontal):
+    """One service: status word, name, key figure, summary, latency sparkline, answer age."""
+
+    DEFAULT_CSS = """
+    ServiceRow { height: 1; }
+    ServiceRow > .main { width: 1fr; }
+    ServiceRow > .spark { width: 13; color: $text-muted; }
+    ServiceRow > .age { width: 9; text-align: right; color: $text-muted; }
+    ServiceRow.-selected { background: $boost; }
+    """
+
+    def __init__(self, service_id: str) -> None:
+        super().__init__(id=f"svc-{service_id}", classes="service-row")
+        self.service_id = service_id
+        self.health: ServiceHealth | None = None
+        self.main = Cell(classes="main")
+        self.spark = Cell(classes="spark")
+        self.age = Cell(classes="age")
+
+    def compose(self):
+        yield self.main
+        yield self.spark
+        yield self.age
+
+    def show(self, h: ServiceHealth, now: float) -> None:
+        self.health = h
+        main = Text(no_wrap=True, overflow="ellipsis")
+        main.append_text(status_word(h.status))
+        main.append(f"{one_line(h.title, 15):<16}", style="bold")
+        fig = one_line(h.key_figure or "", 11)
+        main.append(f"{fig:<12}")
+        main.append(one_line(h.summary, 160), style="dim" if h.status == Status.STALE else "")
+        self.main.set(main)
+        self.spark.set(Text(" " + sparkline(h.latencies, 12)))
+        age = h.age(now)
+        self.age.set(Text("never" if age is None else format_duration(age)))
+
+
+class HealthPane(Vertical, can_focus=True):
+    """All services, one row each; up/down select, enter opens the detail view."""
+
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("enter", "open", "Details"),
+    ]
+    selected: reactive[int] = reactive(0)
+
+    class Open(Message):
+        def __init__(self, service_id: str) -> None:
+            super().__init__()
+            self.service_id = service_id
+
+    def __init__(self, service_ids: Sequence[str] = (), **kw) -> None:
+        super().__init__(**kw)
+        self._initial = list(service_ids)
+
+    def compose(self):
+        for sid in self._initial:
+            yield ServiceRow(sid)
+
+    def show(self, healths: Sequence[ServiceHealth], now: float) -> None:
+        rows = list(self.query(ServiceRow))
+        if [r.service_id for r in rows] != [h.service for h in healths]:
+            self.remove_children()
+            rows = [ServiceRow(h.service) for h in healths]
+            self.mount_all(rows)
+        for row, h in zip(rows, healths, strict=False):
+            row.show(h, now)
+        self._mark()
+
+    def _mark(self) -> None:
+        for i, row in enumerate(self.query(ServiceRow)):
+            row.set_class(i == self.selected and self.has_focus, "-selected")
+
+    def watch_selected(self) -> None:
+        self._mark()
+
+    def on_focus(self) -> None:
+        self._mark()
+
+    def on_blur(self) -> None:
+        self._mark()
+
+    def action_move(self, delta: int) -> None:
+        n = len(self.query(ServiceRow))
+        if n:
+            self.selected = (self.selected + delta) % n
+
+    def action_open(self) -> None:
+        rows = list(self.query(ServiceRow))
+        if rows:
+            self.post_message(self.Open(rows[self.selected].service_id))
+
+
+class ClockRow(Horizontal):
+    """Label, value, level word: three cells, so a ticking value repaints 9 cells, not 34."""
+
+    DEFAULT_CSS = """
+    ClockRow { height: 1; }
+    ClockRow > .label { width: 16; }
+    ClockRow > .value { width: 10; }
+    ClockRow > .word { width: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label = Cell(classes="label")
+        self.value = Cell(classes="value")
+        self.word = Cell(classes="word")
+
+    def compose(self):
+        yield self.label
+        yield self.value
+        yield self.word
+
+    def show(self, c: ClockView) -> None:
+        self.label.set(Text(one_line(c.label, 15)))
+        self.value.set(Text(f"{c.value_text():>9}", style=LEVEL_STYLE[c.level]))
+        word_style = LEVEL_STYLE[c.level] if c.level not in (Level.OK, Level.MET) else "dim"
+        self.word.set(Text(c.level.word, style=word_style))
+
+    def show_target(self, label: str, rto: str, rpo: str) -> None:
+        self.label.set(Text(label, style="dim"))
+        self.value.set(Text(f"RTO {rto:<5}", style="dim"))
+        self.word.set(Text(f"RPO {rpo}", style="dim"))
+
+
+class ClockPane(Vertical, can_focus=True):
+    """The incident headline, RTO/RPO countdowns and the plan's milestones."""
+
+    def compose(self):
+        yield Cell(id="incident-line")
+        yield Cell(id="incident-title")
+
+    def show(self, incident: IncidentState | None, clocks: Sequence[ClockView],
+             targets: Sequence[tuple[str, str, str]]) -> None:
+        head = self.query_one("#incident-line", Cell)
+        title = self.query_one("#incident-title", Cell)
+        if incident is None:
+            head.set(Text("No incident declared.", style="dim"))
+            title.set(Text("Targets of the plan:", style="dim"))
+            self._rows([], targets)
+            return
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f" {incident.severity} ", style="bold white on red" if incident.severity in ("P0", "P1") else "bold")
+        t.append(f" {incident.status.upper()} ", style="bold")
+        ic = incident.role("commander")
+        if ic:
+            t.append(f"IC {one_line(ic, 12)}", style="dim")
+        head.set(t)
+        title.set(Text(one_line(incident.title, 120), style="bold"))
+        self._rows(clocks, ())
+
+    def _rows(self, clocks: Sequence[ClockView], targets: Sequence[tuple[str, str, str]]) -> None:
+        rows = list(self.query(ClockRow))
+        want = len(clocks) if clocks else len(targets)
+        if len(rows) != want:
+            for r in rows:
+                r.remove()
+            rows = [ClockRow() for _ in range(want)]
+            self.mount_all(rows)
+        if clocks:
+            for row, c in zip(rows, clocks, strict=False):
+                row.show(c)
+        else:
+            for row, (label, rto, rpo) in zip(rows, targets, strict=False):
+                row.show_target(label, rto, rpo)
+
+
+class TitleBar(Horizontal):
+    """Name, time, incident, environment: separate cells, so the ticking time is all that
+    repaints each second."""
+
+    DEFAULT_CSS = """
+    TitleBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    TitleBar > Cell { width: auto; }
+    TitleBar > .env { width: 1fr; }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.cells = {k: Cell(classes=k) for k in ("name", "time", "incident", "env")}
+        self.cells["name"].set(Text("DR Cockpit │ ", style="bold"))
+
+    def compose(self):
+        yield from self.cells.values()
+
+    def show(self, environment: str, now: float, incident: IncidentState | None, simulated: bool) -> None:
+        t = Text(time.strftime("%H:%M:%S", time.gmtime(now)) + " UTC")
+        if simulated:
+            t.append(" SIM", style="bold cyan")
+        self.cells["time"].set(t)
+        inc = Text()
+        if incident is not None and incident.active:
+            inc.append(" │ ")
+            inc.append(f"INCIDENT {incident.severity} {incident.status.upper()}", style="bold red")
+        self.cells["incident"].set(inc)
+        self.cells["env"].set(Text(" │ " + one_line(environment, 80)))
+
+    def render_text(self) -> str:
+        return "".join(str(c.render()) for c in self.cells.values())
+
+
+class LogView(ScrollView, can_focus=True):
+    """A virtualized list of log lines: only the visible lines are ever rendered."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-10)", show=False),
+        Binding("pagedown", "cursor(10)", show=False),
+        Binding("home", "jump(0)", show=False),
+        Binding("end", "jump(-1)", show=False),
+        Binding("o", "toggle_order", "Order"),
+    ]
+    DEFAULT_CSS = "LogView { height: 1fr; }"
+    cursor: reactive[int] = reactive(0)
+    newest_first: reactive[bool] = reactive(True)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._lines: list[Text] = []
+
+    def set_lines(self, lines: list[Text]) -> None:
+        if not self.newest_first:
+            lines = list(reversed(lines))
+        self._lines = lines
+        self.virtual_size = Size(self.size.width, len(lines))
+        self.cursor = min(self.cursor, max(0, len(lines) - 1))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        _, scroll_y = self.scroll_offset
+        idx = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if idx >= len(self._lines):
+            return Strip.blank(width, base)
+        text = self._lines[idx].copy()
+        text.no_wrap = True
+        text.truncate(width, overflow="ellipsis")
+        if idx == self.cursor and self.has_focus:
+            text.stylize("reverse")
+        segs = list(text.render(self.app.console))
+        return Strip(segs).crop_extend(0, width, base)
+
+    def action_cursor(self, delta: int) -> None:
+        if self._lines:
+            self.cursor = max(0, min(len(self._lines) - 1, self.cursor + delta))
+            self.scroll_to_region_cursor()
+
+    def action_jump(self, where: int) -> None:
+        if self._lines:
+            self.cursor = 0 if where == 0 else len(self._lines) - 1
+            self.scroll_to_region_cursor()
+
+    def scroll_to_region_cursor(self) -> None:
+        top = self.scroll_offset.y
+        h = self.scrollable_content_region.height
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + h:
+            self.scroll_to(y=self.cursor - h + 1, animate=False)
+        self.refresh()
+
+    def action_toggle_order(self) -> None:
+        self.newest_first = not self.newest_first
+        self._lines = list(reversed(self._lines))
+        self.refresh()
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()

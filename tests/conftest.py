@@ -1,0 +1,29 @@
+"""Shared test settings: a fixed timezone, colours on, no user config leaking in."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ["TZ"] = "UTC"
+os.environ.pop("NO_COLOR", None)
+
+
+def need(condition: bool, what: str) -> None:
+    """A test that needs a service: skip when missing, but fail under CI (never a silent skip)."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"required for CI and missing: {what}")
+    pytest.skip(f"missing: {what}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
+    monkeypatch.delenv("COCKPIT_STATE_DIR", raising=False)

@@ -1,0 +1,124 @@
+"""Pilot tests of the main screen: start-up, focus movement, help, details, quit."""
+
+from __future__ import annotations
+
+from cockpit.health import Status
+from screens.modals import HelpScreen, ServiceDetailScreen
+from screens.widgets import ClockPane, HealthPane, LogView, ServiceRow, TitleBar
+
+from .helpers import demo_app
+
+
+async def test_startup_shows_all_four_areas():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        rows = list(screen.query(ServiceRow))
+        assert [r.service_id for r in rows] == ["database", "backend", "frontend", "redis", "backups", "stellar", "dns"]
+        assert rows[0].health.status == Status.WARN
+        assert screen.query_one(ClockPane).region.height > 0
+        assert screen.query_one(LogView).region.height > 0
+        assert "INCIDENT P0" in screen.query_one(TitleBar).render_text()
+        assert app.focused is screen.query_one(HealthPane)
+
+
+async def test_focus_moves_between_areas():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        health, clocks, log = (app.screen.query_one(x) for x in ("#health", "#clocks", "#log"))
+        assert app.focused is health
+        await pilot.press("tab")
+        assert app.focused is clocks
+        await pilot.press("tab")
+        assert app.focused is log
+        await pilot.press("tab")
+        assert app.focused is health
+        await pilot.press("shift+tab")
+        assert app.focused is log
+        await pilot.press("1")
+        assert app.focused is health
+        await pilot.press("2")
+        assert app.focused is clocks
+        await pilot.press("3")
+        assert app.focused is log
+
+
+async def test_help_opens_with_question_mark_and_closes():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_enter_opens_the_selected_service_details():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, ServiceDetailScreen)
+        assert app.screen.health.service == "backend"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ServiceDetailScreen)
+
+
+async def test_log_scrolls_and_changes_order():
+    app = demo_app(at=1380)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        log = app.screen.query_one(LogView)
+        first = log._lines[0].plain
+        assert "comms" in first  # newest first: the resolution message
+        await pilot.press("o")
+        assert "alertmanager" in log._lines[0].plain
+        await pilot.press("end")
+        assert log.cursor == len(log._lines) - 1
+
+
+async def test_quit_with_q():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)
+    assert not app.is_running
+
+
+async def test_clock_advances_on_tick():
+    from cockpit.timeutil import FixedClock
+
+    from .helpers import T0
+
+    clock = FixedClock(T0)
+    app = demo_app(clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        before = str(app.screen.query_one(ClockPane).query(".value").first().render())
+        clock.advance(61)
+        app.refresh_view()
+        await pilot.pause()
+        after = str(app.screen.query_one(ClockPane).query(".value").first().render())
+        assert before != after
+
+
+async def test_hostile_text_is_shown_inert():
+    """Escape sequences and Rich markup from a remote side never reach the screen raw."""
+    from cockpit.health import ServiceHealth
+
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        row = app.screen.query(ServiceRow).first()
+        evil = ServiceHealth("database", "PostgreSQL", Status.FAIL,
+                             "boom \x1b]52;c;ZXZpbA==\x07 [bold red]markup[/] \x1b[2J\u202e", 0.0)
+        row.show(evil, 0.0)
+        await pilot.pause()
+        shown = app.screen.query_one("#svc-database .main").render()
+        plain = str(shown)
+        assert "\x1b" not in plain and "\u202e" not in plain
+        assert "[bold red]markup[/]" in plain
