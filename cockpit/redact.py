@@ -23,8 +23,8 @@ def redact_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
         if s and len(s) >= 3:
             out = out.replace(s, MASK)
     out = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", out)
-    out = _KV_SECRET.sub(lambda m: f"{m['key']}{m['q']}{MASK}{m['q']}", out)
     out = _BEARER.sub(lambda m: f"{m['p']}{MASK}", out)
+    out = _KV_SECRET.sub(lambda m: f"{m['key']}{m['q']}{MASK}{m['q']}", out)
     return out
 
 
