@@ -1,0 +1,94 @@
+"""``cockpit verify <incident>`` and ``cockpit log <incident> [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from cockpit.sanitize import one_line
+
+from .model import Entry, InvalidIncidentId, incident_dir
+from .reader import read_incident
+from .verify import verify_incident
+
+
+def _err(msg: str) -> None:
+    print(f"cockpit: {one_line(msg, limit=1000)}", file=sys.stderr)
+
+
+def _fmt_ts(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    except (OverflowError, OSError, ValueError):
+        return repr(ts)
+
+
+def _summary(data: dict[str, Any]) -> str:
+    for k in ("text", "message", "summary", "detail"):
+        v = data.get(k)
+        if isinstance(v, str):
+            rest = {x: y for x, y in data.items() if x != k}
+            return v + (" " + json.dumps(rest, ensure_ascii=False, sort_keys=True) if rest else "")
+    return json.dumps(data, ensure_ascii=False, sort_keys=True) if data else ""
+
+
+def format_entry(e: Entry) -> str:
+    mark = "" if e.verified else " [UNVERIFIED]"
+    line = (f"{_fmt_ts(e.ts)} {one_line(e.author, 40)} {one_line(e.kind, 40)}{mark}: "
+            f"{one_line(_summary(e.data), 400)}")
+    return line.rstrip(": ")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        res = verify_incident(args.state_dir, args.incident)
+    except InvalidIncidentId as e:
+        _err(str(e))
+        return 2
+    except OSError as e:
+        _err(f"{getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}")
+        return 2
+    for note in res.notes:
+        print(f"note: {one_line(note, limit=1000)}", file=sys.stderr)
+    if res.ok:
+        print(f"OK: {res.count} records in {res.files} journal files, chains intact")
+        return 0
+    print(one_line(str(res.first_bad), limit=2000))
+    return 1
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    try:
+        if not incident_dir(args.state_dir, args.incident).is_dir():
+            _err(f"no such incident: {args.incident} (in {args.state_dir})")
+            return 1
+        res = read_incident(args.state_dir, args.incident, recover=False)
+    except InvalidIncidentId as e:
+        _err(str(e))
+        return 2
+    except OSError as e:
+        _err(f"{getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}")
+        return 2
+    out = sys.stdout
+    for e in res.entries:
+        if args.json:
+            # ensure_ascii: every control or bidi character is a \\u escape, safe on a terminal
+            out.write(json.dumps(e.as_json(), ensure_ascii=True, sort_keys=True) + "\n")
+        else:
+            out.write(format_entry(e) + "\n")
+    for p in res.problems:
+        _err(p)
+    return 1 if res.problems else 0
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("verify", help="check an incident's journals (hash chains)")
+    p.add_argument("incident", help="incident id")
+    p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("log", help="print an incident's merged timeline")
+    p.add_argument("incident", help="incident id")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_log)

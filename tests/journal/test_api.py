@@ -1,0 +1,113 @@
+"""The journal API contract: ids, authors, clocks, merge order, incidents, async append."""
+
+from __future__ import annotations
+
+import pytest
+
+from cockpit.journal import (
+    Entry,
+    InvalidIncidentId,
+    Journal,
+    check_incident_id,
+    list_incidents,
+    read_incident,
+)
+from cockpit.timeutil import FixedClock
+
+
+def test_append_returns_an_acknowledged_entry(state_dir):
+    clock = FixedClock(1_764_310_414.163514)
+    with Journal(state_dir, "inc", author="alice", clock=clock) as j:
+        e = j.append("note", {"text": "failing over", "n": 2, "ok": True, "l": [1, "a"]})
+        assert isinstance(e, Entry)
+        assert (e.seq, e.ts, e.author, e.kind) == (2, clock.t, "alice", "note")
+        assert e.writer == j.writer and e.id == f"{j.writer}:2"
+        assert e.hash.startswith("sha256:") and len(e.hash) == 71
+        assert j.path.name == f"{j.writer}.toml" and j.writer.startswith("w-")
+    [start, note] = read_incident(state_dir, "inc").entries
+    assert start.kind == "session-start" and start.data["incident"] == "inc"
+    assert note == e
+
+
+def test_merge_order_ids_and_no_duplicates(state_dir):
+    clock = FixedClock(100.0)
+    a = Journal(state_dir, "m", author="a", clock=clock)
+    b = Journal(state_dir, "m", author="b", clock=clock)
+    clock.advance(1)
+    b1 = b.append("note", {"t": "b1"})
+    a1 = a.append("note", {"t": "a1"})  # same ts: ordered by writer, then seq
+    clock.advance(1)
+    a2 = a.append("note", {"t": "a2"})
+    res = read_incident(state_dir, "m")
+    notes = [e for e in res.entries if e.kind == "note"]
+    assert notes == sorted([a1, b1, a2], key=lambda e: (e.ts, e.writer, e.seq))
+    assert len({e.id for e in res.entries}) == len(res.entries) == 5
+    a.close()
+    b.close()
+
+
+def test_author_defaults_to_sudo_user(state_dir, monkeypatch):
+    monkeypatch.setenv("SUDO_USER", "bob")
+    with Journal(state_dir, "x") as j:
+        assert j.author == "bob"
+    monkeypatch.delenv("SUDO_USER")
+    monkeypatch.setenv("LOGNAME", "carol")
+    with Journal(state_dir, "x") as j:
+        assert j.author == "carol"
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "../x", "a/b", "a\\b", "x..y", "-x",
+                                 "a" * 129, "inc\n", "in c", None, 3])
+def test_incident_ids_are_validated(state_dir, bad):
+    with pytest.raises(InvalidIncidentId):
+        check_incident_id(bad)
+    with pytest.raises(ValueError):
+        Journal(state_dir, bad)
+    with pytest.raises(ValueError):
+        read_incident(state_dir, bad)
+
+
+def test_list_incidents(state_dir):
+    assert list_incidents(state_dir) == []
+    for inc in ("2026-11-28-db", "b.c_d", "a"):
+        Journal(state_dir, inc).close()
+    (state_dir / "incidents" / "bad..name").mkdir()
+    assert list_incidents(state_dir) == ["2026-11-28-db", "a", "b.c_d"]
+
+
+def test_closed_journal_refuses(state_dir):
+    j = Journal(state_dir, "c")
+    j.close()
+    assert not j.writable
+    with pytest.raises(OSError):
+        j.append("note", {})
+
+
+async def test_append_async_keeps_order(state_dir):
+    import asyncio
+
+    with Journal(state_dir, "async") as j:
+        entries = await asyncio.gather(*(j.append_async("note", {"i": i}) for i in range(50)))
+        assert [e.data["i"] for e in entries] == list(range(50))
+        assert [e.seq for e in entries] == list(range(2, 52))
+
+
+def test_save_output(state_dir):
+    with Journal(state_dir, "o") as j:
+        ref = j.save_output(b"\x00\xffbinary\x1b", name="step 1/out")
+        assert ref["bytes"] == 9 and len(ref["sha256"]) == 64
+        assert (j.incident_dir / ref["path"]).read_bytes() == b"\x00\xffbinary\x1b"
+        j.append("step-output", ref)
+
+
+def test_recovery_at_open_is_journaled(state_dir):
+    j = Journal(state_dir, "r")
+    j.append("note", {})
+    path = j.path
+    j.close()
+    with open(path, "ab") as f:
+        f.write(b"[[entry]]\nsize = 900\nseq = 3\n")
+    with Journal(state_dir, "r") as j2:
+        assert len(j2.recovered) == 1
+    kinds = [e.kind for e in read_incident(state_dir, "r").entries]
+    assert kinds.count("recovered") == 1
