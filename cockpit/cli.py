@@ -34,7 +34,8 @@ def builtin_runbook_dir() -> Path:
 
 def _optional_parsers(sub) -> None:
     """Subcommands contributed by the other core modules (journal, probes, runbooks)."""
-    for mod in ("cockpit.journal.cli", "cockpit.probes.cli", "cockpit.runbooks_cli"):
+    for mod in ("cockpit.incidents_cli", "cockpit.journal.cli", "cockpit.probes.cli",
+                "cockpit.runbooks_cli"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -57,6 +57,8 @@ class DemoEnvironment:
         self.milestones = scenario.milestones
         self.services = scenario.services
         self.priorities = scenario.priorities
+        self.local: list = []  # what the engineer did in the demo (kept in memory only)
+        self.author = "you"
 
     @classmethod
     def start(cls, scenario: Scenario, *, at: float = 0.0, speed: float = 1.0,
@@ -76,7 +78,37 @@ class DemoEnvironment:
         return self.player.health(self.clock.now())
 
     def entries(self) -> Sequence[EntryLike]:
-        return self.player.entries(self.clock.now())
+        scripted = self.player.entries(self.clock.now())
+        if not self.local:
+            return scripted
+        return sorted([*scripted, *self.local], key=lambda e: e.ts)
+
+    # ---- operator actions (the same four as the live environment)
+    def _add(self, kind: str, data: dict) -> None:
+        from .incident import SimEntry
+
+        self.local.append(SimEntry(self.clock.now(), self.author, kind, data, f"local:{len(self.local)}"))
+
+    def declare(self, title: str, severity: str, services: Sequence[str], impact_start: float | None) -> None:
+        data = {"title": title, "severity": severity, "services": list(services)}
+        if impact_start is not None:
+            data["impact_start"] = impact_start
+        self._add("incident.declared", data)
+
+    def set_status(self, status: str) -> None:
+        from .incidents import IncidentError, check_transition
+
+        inc = fold(self.entries())
+        if inc is None:
+            raise IncidentError("no incident declared")
+        check_transition(inc.status, status)
+        self._add("incident.status", {"status": status})
+
+    def assign(self, role: str, person: str) -> None:
+        self._add("role.assigned", {"role": role, "person": person})
+
+    def note(self, type: str, text: str) -> None:
+        self._add("note", {"type": type, "text": text})
 
     async def run(self, changed: Callable[[], None]) -> None:
         return None  # everything is a pure function of the clock
@@ -86,34 +118,128 @@ class DemoEnvironment:
 
 
 class LiveEnvironment:
-    """The configured, real environment: probes and the incident journal.
+    """The configured, real environment: the probe scheduler and the incident journal.
 
-    Until the probe scheduler and the journal are wired in, services show UNKNOWN.
+    ``health()`` is the scheduler's snapshot (last-known results are loaded from the state
+    directory first, so a cockpit started during an outage shows what was last seen);
+    ``entries()`` are the active incident's journal entries, followed live from every
+    cockpit writing to the same state directory.
     """
 
-    def __init__(self, config, state_dir):
+    def __init__(self, config, state_dir, *, clock: Clock | None = None, probes: bool = True):
         from .clocks import ServiceTargets
+        from .incidents import IncidentStore
         from .timeutil import SystemClock
 
         self.config = config
         self.state_dir = state_dir
-        self.clock = SystemClock()
+        self.clock = clock or SystemClock()
         self.name = config.environment
         self.milestones = config.milestones
         self.services = tuple(ServiceTargets(s.id, s.title, s.rto, s.rpo) for s in config.services.values())
         self.priorities = {s.id: s.priority for s in config.services.values()}
+        self.store = IncidentStore(state_dir, mode=config.mode, clock=self.clock)
+        self.incident_id: str | None = None
+        self._entries: list = []
+        self._follower = None
+        self._changed: Callable[[], None] | None = None
+        self.scheduler = None
+        self.problems: list[str] = []
+        if probes:
+            from .probes.scheduler import Scheduler, from_config
+
+            anchors = []
+            for a in config.connectivity_anchors:
+                host, _, port = a.rpartition(":")
+                if host and port.isdigit():
+                    anchors.append((host.strip("[]"), int(port)))
+            self.scheduler = Scheduler(from_config(config), state_dir, self.clock, anchors=anchors,
+                                       on_change=lambda _sid: self._notify())
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed()
 
     def health(self) -> list[ServiceHealth]:
-        from .health import Status
+        if self.scheduler is None:
+            from .health import Status
 
-        return [ServiceHealth(s.id, s.title, Status.UNKNOWN, "no answer yet", None)
-                for s in self.services]
+            return [ServiceHealth(s.id, s.title, Status.UNKNOWN, "probes not running", None)
+                    for s in self.services]
+        return self.scheduler.snapshot()
 
     def entries(self) -> Sequence[EntryLike]:
-        return []
+        return self._entries
+
+    def follow(self, incident_id: str | None) -> None:
+        """Show ``incident_id`` (None: none); loads its entries and follows new ones."""
+        from .journal import Follower
+
+        self.incident_id = incident_id
+        if incident_id is None:
+            self._follower, self._entries = None, []
+            return
+        self._follower = Follower(self.state_dir, incident_id)
+        self._entries = [e for e in self._follower.poll() if e.kind != "session-start"]
+
+    def poll(self) -> bool:
+        """Pick up entries written by any cockpit; True when something new arrived."""
+        if self._follower is None:
+            active = self.store.active() if self.state_dir.exists() else None
+            if active is None:
+                return False
+            self.follow(active)
+            return True
+        new = [e for e in self._follower.poll() if e.kind != "session-start"]
+        if new:
+            self._entries = sorted([*self._entries, *new], key=lambda e: (e.ts, e.writer, e.seq))
+        return bool(new)
 
     async def run(self, changed: Callable[[], None]) -> None:
-        return None
+        import asyncio
+
+        self._changed = changed
+        tasks = []
+        if self.scheduler is not None:
+            tasks.append(asyncio.create_task(self.scheduler.run()))
+        try:
+            while True:
+                if await asyncio.to_thread(self.poll):
+                    changed()
+                await asyncio.sleep(0.5)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    # ---- operator actions (blocking: they fsync; call them off the UI thread)
+    def declare(self, title: str, severity: str, services: Sequence[str], impact_start: float | None) -> None:
+        iid = self.store.declare(title, severity, services, impact_start)
+        self.follow(iid)
+
+    def _need_incident(self) -> str:
+        from .incidents import IncidentError
+
+        if self.incident_id is None:
+            raise IncidentError("no incident declared")
+        return self.incident_id
+
+    def set_status(self, status: str) -> None:
+        self.store.set_status(self._need_incident(), status)
+
+    def assign(self, role: str, person: str) -> None:
+        self.store.assign(self._need_incident(), role, person)
+
+    def note(self, type: str, text: str) -> None:
+        self.store.note(self._need_incident(), text, type)
+
+    @property
+    def journal_error(self) -> str | None:
+        if self.incident_id is None:
+            return None
+        j = self.store._journals.get(self.incident_id)
+        return None if j is None else j.error
 
     def stop(self) -> None:
-        return None
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        self.store.close()

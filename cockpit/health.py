@@ -64,6 +64,10 @@ class ProbeResult:
     error: str | None = None
     latency: float | None = None  # seconds the probe took, when meaningful
     key_figure: str | None = None  # the one figure a pane shows (lag, age, latency)
+    # Machine-readable failure class (refused, timeout, auth, rate_limited, tls, wrong_answer...).
+    error_class: str | None = None
+    # The probe's own verdict of this run when the shown ``status`` is damped or stale.
+    raw_status: Status | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class ServiceHealth:
     latencies: tuple[float, ...] = ()
     probes: Mapping[str, ProbeResult] = field(default_factory=dict)
     rpo_exposure: float | None = None  # seconds of data at risk, when measured
+    down_since: float | None = None  # first failed run of the streak that made it DOWN
 
     def age(self, now: float) -> float | None:
         return None if self.observed_at is None else max(0.0, now - self.observed_at)

@@ -251,8 +251,15 @@ class ScenarioPlayer:
             probe = ProbeResult(status=status, summary=summary, observed_at=observed,
                                 metrics={"simulated": True}, latency=lat[-1] if lat else None,
                                 key_figure=figure)
+            down_since = None
+            if status == Status.FAIL:
+                tl = self.scenario.timelines[s.id]
+                idx = bisect_right(self._starts[s.id], off) - 1
+                while idx > 0 and tl[idx - 1][1].status == Status.FAIL:
+                    idx -= 1
+                down_since = base + tl[idx][0]
             out.append(ServiceHealth(s.id, s.title, status, summary, observed, figure,
-                                     tuple(lat), {"simulated": probe}, exposure))
+                                     tuple(lat), {"simulated": probe}, exposure, down_since))
         return out
 
     def entries(self, now: float) -> list[SimEntry]:

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from cockpit.environment import Environment, derive
 from cockpit.incident import describe
@@ -38,6 +38,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="titlebar")
+        yield Static(id="banner")
         health = HealthPane([s.id for s in self.app.env.services], id="health")
         health.border_title = "Health [1]"
         yield health
@@ -68,6 +69,11 @@ class CockpitApp(App[int]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("r", "runbooks", "Runbooks"),
+        Binding("d", "declare", "Declare"),
+        Binding("n", "note", "Note"),
+        Binding("s", "status", "Status"),
+        Binding("a", "assign", "Role", show=False),
+        Binding("u", "update", "Update"),
         Binding("tab", "app.focus_next", "Next area", show=False),
         Binding("q", "quit", "Quit"),
     ]
@@ -81,6 +87,12 @@ class CockpitApp(App[int]):
         self.tick = tick
         self._health = {}
         self._entry_count = -1
+        self._incident = None
+        self._clocks = []
+        self._entries = []
+        self.pending: list = []  # entries written but not yet acknowledged by the journal
+        self.unsaved: list = []  # entries the journal refused (disk full, I/O error)
+        self.write_error: str | None = None
         self.main_screen: MainScreen | None = None
 
     def get_default_screen(self) -> Screen:
@@ -101,6 +113,14 @@ class CockpitApp(App[int]):
             return
         now, health, entries, incident, clocks = derive(self.env)
         self._health = {h.service: h for h in health}
+        self._incident, self._clocks, self._entries = incident, clocks, entries
+        banner = screen.query_one("#banner", Static)
+        error = self.write_error or getattr(self.env, "journal_error", None)
+        banner.display = error is not None
+        if error is not None:
+            banner.update(Text(f" JOURNAL NOT WRITABLE: {one_line(error, 200)}. Read-only: "
+                               f"{len(self.unsaved)} unsaved entr{'y' if len(self.unsaved) == 1 else 'ies'} "
+                               "kept in memory; destructive steps refused. ", style="bold white on red"))
         screen.query_one(TitleBar).show(self.env.name, now, incident, self.simulated)
         screen.query_one(HealthPane).show(health, now)
         targets = []
@@ -111,16 +131,22 @@ class CockpitApp(App[int]):
             rpo = short_duration(s.rpo) if s.rpo else "-"
             targets.append((one_line(s.title, 15), rto, rpo))
         screen.query_one(ClockPane).show(incident, clocks, targets)
-        if len(entries) != self._entry_count:
-            self._entry_count = len(entries)
-            screen.query_one(LogView).set_lines([self._log_line(e) for e in reversed(entries)])
+        count = (len(entries), len(self.pending), len(self.unsaved))
+        if count != self._entry_count:
+            self._entry_count = count
+            lines = [self._log_line(e, "UNSAVED ") for e in reversed(self.unsaved)]
+            lines += [self._log_line(e, "pending ") for e in reversed(self.pending)]
+            lines += [self._log_line(e) for e in reversed(entries)]
+            screen.query_one(LogView).set_lines(lines)
 
     @staticmethod
-    def _log_line(e) -> Text:
+    def _log_line(e, mark: str = "") -> Text:
         import time
 
         label, text = describe(e)
         t = Text(no_wrap=True)
+        if mark:
+            t.append(mark, style="bold white on red" if mark.startswith("UNSAVED") else "italic dim")
         t.append(time.strftime("%H:%M ", time.gmtime(e.ts)), style="dim")
         short = SHORT_LABEL.get(label, label)[:7]
         t.append(f"{short:<7} ", style=LABEL_STYLE.get(label, ""))
@@ -159,6 +185,121 @@ class CockpitApp(App[int]):
             msg += f" (report: {where})"
         self._exit_renderables.append(Segments(self.console.render(Text(msg), self.console.options)))
         self._close_messages_no_wait()
+
+    # ------------------------------------------------------------ incident actions
+    def _act(self, kind: str, data: dict, call) -> None:
+        """Journal an operator action off the UI thread; pending until acknowledged."""
+        from cockpit.incident import SimEntry
+
+        entry = SimEntry(self.env.clock.now(), getattr(self.env, "author", "you"), kind, data)
+        self.pending.append(entry)
+        self.refresh_view()
+
+        def work() -> None:
+            try:
+                call()
+                poll = getattr(self.env, "poll", None)
+                if poll is not None:
+                    poll()
+            except Exception as e:  # noqa: BLE001 - shown to the engineer, entry kept
+                self.call_from_thread(self._act_failed, entry, e)
+            finally:
+                self.call_from_thread(self._act_done, entry)
+
+        self.run_worker(work, thread=True, group="journal", exit_on_error=False)
+
+    def _act_done(self, entry) -> None:
+        if entry in self.pending:
+            self.pending.remove(entry)
+        self.refresh_view()
+
+    def _act_failed(self, entry, error: Exception) -> None:
+        from cockpit.incidents import IncidentError
+
+        if isinstance(error, IncidentError):
+            self.notify(str(error), severity="warning", timeout=6)
+            return
+        self.unsaved.append(entry)
+        self.write_error = f"{type(error).__name__}: {error}"
+        self.refresh_view()
+
+    def _failing(self) -> set[str]:
+        from cockpit.health import Status
+
+        return {h.service for h in self._health.values() if h.status in (Status.FAIL, Status.WARN)}
+
+    def action_declare(self) -> None:
+        from .forms import DeclareForm
+
+        downs = [h.down_since for h in self._health.values() if getattr(h, "down_since", None)]
+        form = DeclareForm([(s.id, s.title) for s in self.env.services], self._failing(),
+                           min(downs) if downs else None)
+
+        def done(v) -> None:
+            if v:
+                self._act("incident.declared", v, lambda: self.env.declare(
+                    v["title"], v["severity"], v["services"], v["impact_start"]))
+
+        self.push_screen(form, done)
+
+    def _need_incident(self) -> bool:
+        if self._incident is None:
+            self.notify("No incident: press d to declare one.", severity="warning", timeout=4)
+            return False
+        return True
+
+    def action_status(self) -> None:
+        from .forms import StatusForm
+
+        if not self._need_incident():
+            return
+
+        def done(v) -> None:
+            if v:
+                self._act("incident.status", v, lambda: self.env.set_status(v["status"]))
+
+        self.push_screen(StatusForm(self._incident.status), done)
+
+    def action_note(self) -> None:
+        from .forms import NoteForm
+
+        if not self._need_incident():
+            return
+
+        def done(v) -> None:
+            if v:
+                self._act("note", v, lambda: self.env.note(v["type"], v["text"]))
+
+        self.push_screen(NoteForm(), done)
+
+    def action_assign(self) -> None:
+        from .forms import RoleForm
+
+        if not self._need_incident():
+            return
+
+        def done(v) -> None:
+            if v:
+                self._act("role.assigned", v, lambda: self.env.assign(v["role"], v["person"]))
+
+        self.push_screen(RoleForm(dict(self._incident.roles)), done)
+
+    def action_update(self) -> None:
+        from cockpit.updates import draft_update
+
+        from .forms import UpdateForm
+
+        if not self._need_incident():
+            return
+        draft = draft_update(self._incident, self._clocks, self._health, self._entries,
+                             self.env.clock.now(), self.env.milestones.update_every)
+
+        def done(v) -> None:
+            if v:
+                data = {"type": "communication", "text": v["text"]}
+                self._act("note", data, lambda: self.env.note("communication", v["text"]))
+
+        self.push_screen(UpdateForm(draft), done)
 
     def on_unmount(self) -> None:
         self.env.stop()

@@ -24,6 +24,11 @@ HELP = [
         ("tab / shift+tab", "next / previous area"),
         ("1 2 3", "jump to health, clocks, incident log"),
         ("r", "runbook navigator"),
+        ("d", "declare an incident (failing services pre-selected)"),
+        ("s", "move the incident on: responding, mitigated, recovered, closed"),
+        ("n", "add to the log: observation, decision, action, communication"),
+        ("a", "assign or hand over a role (commander, communications, scribe)"),
+        ("u", "draft a stakeholder update (ctrl+y copies it over SSH)"),
         ("q", "quit (state is on disk: nothing is lost)"),
     ]),
     ("Health", [

@@ -1,0 +1,158 @@
+"""Incidents kept in the journal: declare, change status, assign roles, write notes.
+
+Every change is one journal entry (``cockpit.incident`` documents the kinds); the
+incident's state is always ``incident.fold`` of its entries, never stored apart.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .incident import LIFECYCLE, NOTE_TYPES, ROLES, IncidentState, fold
+from .timeutil import Clock, SystemClock
+
+SEVERITIES = ("P0", "P1", "P2", "P3")
+
+
+class IncidentError(ValueError):
+    """A refused incident operation, with a one-line reason."""
+
+
+def slug(text: str, limit: int = 32) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return (s[:limit].rstrip("-")) or "incident"
+
+
+def new_incident_id(title: str, now: float) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + slug(title)
+
+
+def check_transition(current: str, new: str) -> None:
+    if new not in LIFECYCLE:
+        raise IncidentError(f"unknown status {new!r} (one of: {', '.join(LIFECYCLE[1:])})")
+    if LIFECYCLE.index(new) <= LIFECYCLE.index(current):
+        raise IncidentError(f"the incident is already {current}; it can only move forward "
+                            f"({' -> '.join(LIFECYCLE)})")
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    id: str
+    state: IncidentState
+
+
+class IncidentStore:
+    """All incidents under one state directory, for one process (one writer file each)."""
+
+    def __init__(self, state_dir: Path, *, mode: str = "personal", clock: Clock | None = None,
+                 author: str | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.mode = mode
+        self.clock = clock or SystemClock()
+        self.author = author
+        self._journals: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ reading
+    def ids(self) -> list[str]:
+        from .journal import list_incidents
+
+        return list_incidents(self.state_dir)
+
+    def entries(self, incident_id: str) -> list[Any]:
+        from .journal import read_incident
+
+        return list(read_incident(self.state_dir, incident_id, recover=False).entries)
+
+    def state(self, incident_id: str) -> IncidentState | None:
+        return fold(self.entries(incident_id))
+
+    def list(self) -> list[IncidentSummary]:
+        out = []
+        for iid in self.ids():
+            st = self.state(iid)
+            if st is not None:
+                out.append(IncidentSummary(iid, st))
+        out.sort(key=lambda s: s.state.declared_at or 0, reverse=True)
+        return out
+
+    def active(self) -> str | None:
+        """The newest incident that is not closed."""
+        for s in self.list():
+            if s.state.status != "closed":
+                return s.id
+        return None
+
+    # ------------------------------------------------------------------ writing
+    def journal(self, incident_id: str):
+        from .journal import Journal
+
+        j = self._journals.get(incident_id)
+        if j is None:
+            j = Journal(self.state_dir, incident_id, mode=self.mode, author=self.author, clock=self.clock)
+            self._journals[incident_id] = j
+        return j
+
+    def declare(self, title: str, severity: str, services: Sequence[str],
+                impact_start: float | None = None) -> str:
+        title = " ".join(title.split())
+        if not title:
+            raise IncidentError("an incident needs a title")
+        if severity not in SEVERITIES:
+            raise IncidentError(f"severity must be one of {', '.join(SEVERITIES)}")
+        now = self.clock.now()
+        if impact_start is not None and impact_start > now + 60:
+            raise IncidentError("the impact start is in the future")
+        iid = new_incident_id(title, now)
+        data: dict[str, Any] = {"title": title, "severity": severity, "services": list(services)}
+        if impact_start is not None:
+            data["impact_start"] = float(impact_start)
+        self.journal(iid).append("incident.declared", data)
+        return iid
+
+    def _state_or_fail(self, incident_id: str) -> IncidentState:
+        st = self.state(incident_id)
+        if st is None:
+            raise IncidentError(f"no incident {incident_id!r} in {self.state_dir}")
+        return st
+
+    def set_status(self, incident_id: str, status: str):
+        st = self._state_or_fail(incident_id)
+        check_transition(st.status, status)
+        return self.journal(incident_id).append("incident.status", {"status": status})
+
+    def assign(self, incident_id: str, role: str, person: str):
+        if role not in ROLES:
+            raise IncidentError(f"role must be one of {', '.join(ROLES)}")
+        person = " ".join(person.split())
+        if not person:
+            raise IncidentError("who takes the role?")
+        st = self._state_or_fail(incident_id)
+        data = {"role": role, "person": person}
+        previous = st.role(role)
+        if previous and previous != person:
+            data["handover_from"] = previous
+        return self.journal(incident_id).append("role.assigned", data)
+
+    def note(self, incident_id: str, text: str, type: str = "observation"):
+        if type not in NOTE_TYPES:
+            raise IncidentError(f"note type must be one of {', '.join(NOTE_TYPES)}")
+        if not text.strip():
+            raise IncidentError("an empty note")
+        self._state_or_fail(incident_id)
+        return self.journal(incident_id).append("note", {"type": type, "text": text})
+
+    def update(self, incident_id: str, **changes: Any):
+        self._state_or_fail(incident_id)
+        if "severity" in changes and changes["severity"] not in SEVERITIES:
+            raise IncidentError(f"severity must be one of {', '.join(SEVERITIES)}")
+        return self.journal(incident_id).append("incident.updated", changes)
+
+    def close(self) -> None:
+        for j in self._journals.values():
+            j.close()
+        self._journals.clear()

@@ -1,0 +1,124 @@
+"""``cockpit incident declare|status|note|assign|list``: for when the full screen is not there."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+
+from .incident import LIFECYCLE, NOTE_TYPES, ROLES
+from .incidents import SEVERITIES, IncidentError, IncidentStore
+from .sanitize import one_line
+from .timeutil import format_duration, parse_duration
+
+
+def parse_when(text: str, now: float) -> float:
+    """``10m`` (ago), ``2026-11-28T07:10:00Z`` or ``07:10`` (today, UTC)."""
+    t = text.strip()
+    try:
+        return now - parse_duration(t.removesuffix(" ago").removesuffix("ago").strip())
+    except ValueError:
+        pass
+    try:
+        if len(t) == 5 and t[2] == ":":
+            day = time.strftime("%Y-%m-%d", time.gmtime(now))
+            t = f"{day}T{t}:00+00:00"
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            raise IncidentError(f"give a time zone (e.g. {t}Z) or an age like 10m")
+        return dt.timestamp()
+    except ValueError:
+        raise IncidentError(f"cannot read the time {text!r}: use an age like 10m, HH:MM (UTC) "
+                            "or an ISO time with a zone") from None
+
+
+def _store(args) -> IncidentStore:
+    cfg = getattr(args, "config", None)
+    mode = getattr(cfg, "mode", "personal") if cfg is not None else "personal"
+    return IncidentStore(args.state_dir, mode=mode)
+
+
+def _run(fn, args) -> int:
+    store = _store(args)
+    try:
+        return fn(store, args)
+    except IncidentError as e:
+        print(f"cockpit: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"cockpit: {getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _declare(store: IncidentStore, args) -> int:
+    impact = parse_when(args.impact_start, store.clock.now()) if args.impact_start else None
+    iid = store.declare(args.title, args.severity, args.service or [], impact)
+    print(iid)
+    return 0
+
+
+def _status(store: IncidentStore, args) -> int:
+    store.set_status(args.incident, args.status)
+    print(f"{args.incident}: {args.status}")
+    return 0
+
+
+def _note(store: IncidentStore, args) -> int:
+    store.note(args.incident, " ".join(args.text), args.type)
+    return 0
+
+
+def _assign(store: IncidentStore, args) -> int:
+    store.assign(args.incident, args.role, args.person)
+    return 0
+
+
+def _list(store: IncidentStore, args) -> int:
+    rows = store.list()
+    now = store.clock.now()
+    if args.json:
+        for s in rows:
+            st = s.state
+            print(json.dumps({"id": s.id, "title": st.title, "severity": st.severity,
+                              "status": st.status, "services": list(st.services),
+                              "declared_at": st.declared_at, "impact_start": st.impact_start,
+                              "roles": dict(st.roles)}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"no incidents in {args.state_dir}")
+    for s in rows:
+        st = s.state
+        age = format_duration(now - (st.declared_at or now))
+        print(f"{s.id}  {st.severity} {st.status:<10} {age:>7} ago  {one_line(st.title, 80)}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("incident", help="declare and update incidents without the full screen")
+    isub = p.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
+    d = isub.add_parser("declare", help="declare an incident; prints its id")
+    d.add_argument("--title", required=True)
+    d.add_argument("--severity", choices=SEVERITIES, default="P1")
+    d.add_argument("--service", action="append", metavar="ID", help="an affected service (repeat)")
+    d.add_argument("--impact-start", metavar="WHEN", help="when the impact began: 10m (ago), HH:MM UTC or ISO time")
+    d.set_defaults(func=lambda a: _run(_declare, a))
+    s = isub.add_parser("status", help="move an incident forward: " + " -> ".join(LIFECYCLE))
+    s.add_argument("incident")
+    s.add_argument("status", choices=LIFECYCLE[1:])
+    s.set_defaults(func=lambda a: _run(_status, a))
+    n = isub.add_parser("note", help="add a log entry")
+    n.add_argument("incident")
+    n.add_argument("text", nargs="+")
+    n.add_argument("--type", choices=NOTE_TYPES, default="observation")
+    n.set_defaults(func=lambda a: _run(_note, a))
+    r = isub.add_parser("assign", help="assign or hand over a role")
+    r.add_argument("incident")
+    r.add_argument("role", choices=ROLES)
+    r.add_argument("person")
+    r.set_defaults(func=lambda a: _run(_assign, a))
+    ls = isub.add_parser("list", help="incidents, newest first")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=lambda a: _run(_list, a))

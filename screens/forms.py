@@ -1,0 +1,247 @@
+"""Incident forms: declare, change status, note, assign a role, draft a status update.
+
+Each returns its values to the app, which journals them off the UI thread."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    OptionList,
+    Select,
+    SelectionList,
+    Static,
+    TextArea,
+)
+from textual.widgets.option_list import Option
+
+from cockpit.incident import LIFECYCLE, NOTE_TYPES, ROLES
+from cockpit.incidents import SEVERITIES
+from cockpit.sanitize import one_line
+
+FORM_CSS = """
+Form { align: center middle; }
+Form > Vertical {
+    width: 90%; max-width: 90; height: auto; max-height: 95%;
+    border: round $accent; background: $surface; padding: 0 1;
+}
+Form Label { color: $text-muted; }
+Form Input, Form Select, Form SelectionList { margin-bottom: 1; background: $boost; }
+Form .error { color: $error; height: auto; }
+Form Horizontal.buttons { height: auto; align-horizontal: right; margin-top: 1; }
+Form Button { margin-left: 1; min-width: 10; }
+Form SelectionList { height: auto; max-height: 9; }
+Form TextArea { height: 12; }
+Form OptionList { height: auto; max-height: 8; }
+"""
+
+
+class Form(ModalScreen[dict | None]):
+    """A modal form: escape cancels, ctrl+s or the primary button submits."""
+
+    DEFAULT_CSS = FORM_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Save")]
+    TITLE = ""
+
+    def on_mount(self) -> None:
+        box = self.query_one(Vertical)
+        box.border_subtitle = "enter / ctrl+s: save · escape: cancel"
+        for w in self.query(Input):
+            w.cursor_blink = False
+        self.focus_first()
+
+    def focus_first(self) -> None:
+        pass
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        values = self.values()
+        if values is not None:
+            self.dismiss(values)
+
+    def values(self) -> dict | None:  # pragma: no cover - overridden
+        return {}
+
+    def fail(self, message: str) -> None:
+        self.query_one(".error", Static).update(Text(message))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def buttons(self, ok: str) -> ComposeResult:
+        yield Static(classes="error")
+        with Horizontal(classes="buttons"):
+            yield Button("Cancel", id="cancel", compact=True)
+            yield Button(ok, id="ok", variant="primary", compact=True)
+
+
+class DeclareForm(Form):
+    def __init__(self, services: Sequence[tuple[str, str]], failing: set[str],
+                 impact_start: float | None) -> None:
+        super().__init__()
+        self.services = services
+        self.failing = failing
+        self.impact_start = impact_start
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Declare an incident"
+            yield Label("Title")
+            yield Input(placeholder="what is broken, in a few words", id="title", compact=True)
+            yield Label("Severity")
+            yield Select([(s, s) for s in SEVERITIES], value="P0" if self.failing else "P1",
+                         allow_blank=False, id="severity", compact=True)
+            yield Label("Affected services (space toggles; pre-selected: failing now)")
+            yield SelectionList[str](*[(Text(one_line(t, 40)), sid, sid in self.failing)
+                                       for sid, t in self.services], id="services", compact=True)
+            yield Label("Impact start, UTC (HH:MM:SS; default: the first failing probe, else now)")
+            default = time.strftime("%H:%M:%S", time.gmtime(self.impact_start)) if self.impact_start else ""
+            yield Input(value=default, placeholder="HH:MM:SS", id="impact", compact=True)
+            yield from self.buttons("Declare")
+
+    def focus_first(self) -> None:
+        self.query_one("#title", Input).focus()
+
+    def values(self) -> dict | None:
+        title = self.query_one("#title", Input).value.strip()
+        if not title:
+            self.fail("A title is needed.")
+            return None
+        impact_text = self.query_one("#impact", Input).value.strip()
+        impact = None
+        if impact_text:
+            try:
+                parts = [int(p) for p in impact_text.split(":")]
+                while len(parts) < 3:
+                    parts.append(0)
+                h, m, s = parts[:3]
+                base = self.impact_start or time.time()
+                day = time.gmtime(base)
+                impact = float(time.mktime((day.tm_year, day.tm_mon, day.tm_mday, h, m, s, 0, 0, 0))
+                               - time.timezone)
+                if impact > base + 60:
+                    impact -= 86400  # a time after now means yesterday
+            except (ValueError, OverflowError):
+                self.fail("Impact start: write HH:MM or HH:MM:SS (UTC).")
+                return None
+        return {"title": title, "severity": self.query_one("#severity", Select).value,
+                "services": list(self.query_one("#services", SelectionList).selected),
+                "impact_start": impact}
+
+
+class StatusForm(Form):
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        nxt = LIFECYCLE[LIFECYCLE.index(self.current) + 1:] if self.current in LIFECYCLE else []
+        with Vertical() as v:
+            v.border_title = f"Incident status (now {self.current})"
+            yield OptionList(*[Option(s, id=s) for s in nxt], id="status", compact=True)
+            yield from self.buttons("Set")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss({"status": event.option.id})
+
+    def values(self) -> dict | None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is None:
+            self.fail("Choose a status.")
+            return None
+        return {"status": ol.get_option_at_index(ol.highlighted).id}
+
+
+class NoteForm(Form):
+    def __init__(self, note_type: str = "observation") -> None:
+        super().__init__()
+        self.note_type = note_type
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Add to the incident log"
+            yield Select([(t, t) for t in NOTE_TYPES], value=self.note_type, allow_blank=False, id="type", compact=True)
+            yield Input(placeholder="what you saw, decided, did or told", id="text", compact=True)
+            yield from self.buttons("Add")
+
+    def focus_first(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def values(self) -> dict | None:
+        text = self.query_one("#text", Input).value.strip()
+        if not text:
+            self.fail("Write something first.")
+            return None
+        return {"type": self.query_one("#type", Select).value, "text": text}
+
+
+class RoleForm(Form):
+    def __init__(self, current: dict[str, str]) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Assign or hand over a role"
+            now = ", ".join(f"{r}: {p}" for r, p in self.current.items()) or "none assigned"
+            yield Static(Text(f"Now: {one_line(now, 200)}", style="dim"))
+            yield Select([(r, r) for r in ROLES], value="commander", allow_blank=False, id="role", compact=True)
+            yield Input(placeholder="who takes it", id="person", compact=True)
+            yield from self.buttons("Assign")
+
+    def focus_first(self) -> None:
+        self.query_one("#person", Input).focus()
+
+    def values(self) -> dict | None:
+        person = self.query_one("#person", Input).value.strip()
+        if not person:
+            self.fail("Who takes the role?")
+            return None
+        return {"role": self.query_one("#role", Select).value, "person": person}
+
+
+class UpdateForm(Form):
+    BINDINGS = [*Form.BINDINGS, Binding("ctrl+y", "copy", "Copy (OSC 52)")]
+
+    def __init__(self, draft: str) -> None:
+        super().__init__()
+        self.draft = draft
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Stakeholder update (edit, then ctrl+s to journal it)"
+            yield TextArea(self.draft, id="text", soft_wrap=True)
+            yield from self.buttons("Save")
+
+    def focus_first(self) -> None:
+        ta = self.query_one(TextArea)
+        ta.cursor_blink = False
+        ta.focus()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.query_one(TextArea).text)
+        self.app.notify("Copied to the clipboard of your terminal (OSC 52).", timeout=3)
+
+    def values(self) -> dict | None:
+        text = self.query_one(TextArea).text.strip()
+        if not text:
+            self.fail("The update is empty.")
+            return None
+        return {"text": text}
