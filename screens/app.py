@@ -167,8 +167,10 @@ class CockpitApp(App[int]):
     def action_runbooks(self) -> None:
         from .runbooks import RunbookScreen
 
-        failing = {h.service for h in self._health.values() if h.status.severity >= 3}
-        self.push_screen(RunbookScreen(self.runbook_dirs, failing))
+        if isinstance(self.screen, RunbookScreen):
+            return
+        self.push_screen(RunbookScreen(self.runbook_dirs, self._failing(),
+                                       getattr(self.env, "config", None)))
 
     def _fatal_error(self) -> None:
         """Never print a traceback with locals (they hold DSNs and tokens): write a redacted
