@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["benchmarks.tui", "benchmarks.bench_journal", "benchmarks.bench_probes"]
+SUITES = ["benchmarks.tui", "benchmarks.bench_journal", "benchmarks.bench_probes",
+          "benchmarks.bench_ui_probes"]
 
 
 def main(argv: list[str]) -> int:

@@ -45,7 +45,7 @@ def _optional_parsers(sub) -> None:
         m.add_parsers(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cockpit",
         description="DR Cockpit: live health, runbooks, RTO/RPO clocks and a crash-safe "
@@ -67,8 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
     d.add_argument("--paused", action="store_true", help="freeze the simulated clock")
     d.set_defaults(func=cmd_demo)
-    _optional_parsers(sub)
+    if full:
+        _optional_parsers(sub)
     return p
+
+
+def _needs_full_parser(argv: list[str]) -> bool:
+    """Only ``cockpit`` and ``cockpit demo`` skip importing the other commands (start-up time)."""
+    if any(a in ("-h", "--help") for a in argv):
+        return True
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--config", "--state-dir"):
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        return a != "demo"
+    return False
 
 
 def _load_config(args, required: bool):
@@ -119,7 +137,8 @@ NEEDS_CONFIG = {None: True, "status": True}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(full=_needs_full_parser(argv))
     args = parser.parse_args(argv)
     try:
         from .config import resolve_state_dir

@@ -29,7 +29,8 @@ class Environment(Protocol):
 
     def entries(self) -> Sequence[EntryLike]: ...
 
-    async def run(self, changed: Callable[[], None]) -> None: ...
+    async def run(self, changed: Callable[[], None]) -> None:
+        """Background work; ``changed`` may be called from any thread."""
 
     def stop(self) -> None: ...
 
@@ -154,11 +155,53 @@ class LiveEnvironment:
                 if host and port.isdigit():
                     anchors.append((host.strip("[]"), int(port)))
             self.scheduler = Scheduler(from_config(config), state_dir, self.clock, anchors=anchors,
-                                       on_change=lambda _sid: self._notify())
+                                       on_change=self._probe_changed)
+            self._health = self.scheduler.snapshot()  # last-known results, loaded from disk
+        self._probe_dirty = False
+        self._probe_loop = None
+        self._probe_thread = None
 
-    def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed()
+    # The scheduler runs on its own thread and event loop: probe work (TLS set-up, parsing,
+    # library code) never competes with keypresses on the UI loop. The UI reads the last
+    # published snapshot, an immutable list swapped in atomically.
+    def _probe_changed(self, _service: str) -> None:
+        self._probe_dirty = True
+
+    async def _probe_main(self) -> None:
+        import asyncio
+
+        self._probe_loop = asyncio.get_running_loop()
+        task = asyncio.create_task(self.scheduler.run())
+        try:
+            while not task.done():
+                await asyncio.sleep(0.2)
+                if self._probe_dirty:
+                    self._probe_dirty = False
+                    self._health = self.scheduler.snapshot()
+                    if self._changed is not None:
+                        self._changed()
+        finally:
+            self.scheduler.stop()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _start_probes(self) -> None:
+        import asyncio
+        import threading
+
+        if self.scheduler is None or self._probe_thread is not None:
+            return
+        import sys
+
+        # The probe thread is CPU-busy in bursts; a short GIL switch interval lets a keypress
+        # on the UI thread take the GIL within ~1 ms instead of ~5 ms per hand-over.
+        sys.setswitchinterval(0.001)
+        self._probe_thread = threading.Thread(target=lambda: asyncio.run(self._probe_main()),
+                                              name="cockpit-probes", daemon=True)
+        self._probe_thread.start()
+
+    @property
+    def offline(self) -> bool:
+        return bool(self.scheduler is not None and self.scheduler.offline)
 
     def health(self) -> list[ServiceHealth]:
         if self.scheduler is None:
@@ -166,7 +209,7 @@ class LiveEnvironment:
 
             return [ServiceHealth(s.id, s.title, Status.UNKNOWN, "probes not running", None)
                     for s in self.services]
-        return self.scheduler.snapshot()
+        return self._health
 
     def entries(self) -> Sequence[EntryLike]:
         return self._entries
@@ -199,17 +242,11 @@ class LiveEnvironment:
         import asyncio
 
         self._changed = changed
-        tasks = []
-        if self.scheduler is not None:
-            tasks.append(asyncio.create_task(self.scheduler.run()))
-        try:
-            while True:
-                if await asyncio.to_thread(self.poll):
-                    changed()
-                await asyncio.sleep(0.5)
-        finally:
-            for t in tasks:
-                t.cancel()
+        self._start_probes()
+        while True:
+            if await asyncio.to_thread(self.poll):
+                changed()
+            await asyncio.sleep(0.5)
 
     # ---- operator actions (blocking: they fsync; call them off the UI thread)
     def declare(self, title: str, severity: str, services: Sequence[str], impact_start: float | None) -> None:
@@ -240,6 +277,12 @@ class LiveEnvironment:
         return None if j is None else j.error
 
     def stop(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.stop()
+        loop, thread = self._probe_loop, self._probe_thread
+        if self.scheduler is not None and loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self.scheduler.stop)
+            except RuntimeError:
+                pass
+        if thread is not None:
+            thread.join(timeout=5)  # the scheduler saves the last-known results on stop
         self.store.close()

@@ -94,6 +94,9 @@ class CockpitApp(App[int]):
         self.unsaved: list = []  # entries the journal refused (disk full, I/O error)
         self.write_error: str | None = None
         self.main_screen: MainScreen | None = None
+        self._refresh_pending = False
+        self._ui_loop = None
+        self._thread_id = None
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -101,11 +104,34 @@ class CockpitApp(App[int]):
     def on_mount(self) -> None:
         if self.tick > 0:
             self.set_interval(self.tick, self.refresh_view)
-        self.run_worker(self.env.run(self._changed), name="environment", group="environment",
-                        exit_on_error=False)
+        import asyncio
+        import threading
+
+        self._thread_id = threading.get_ident()
+        self._ui_loop = asyncio.get_running_loop()
+        self.run_worker(self.env.run(self._changed_any_thread), name="environment",
+                        group="environment", exit_on_error=False)
+
+    def _changed_any_thread(self) -> None:
+        import threading
+
+        if threading.get_ident() == self._thread_id:
+            self._changed()
+        elif self._ui_loop is not None and not self._ui_loop.is_closed():
+            self._ui_loop.call_soon_threadsafe(self._changed)
 
     def _changed(self) -> None:
-        self.call_later(self.refresh_view)
+        """Probe results and journal entries arrive in bursts: coalesce them into at most one
+        redraw per 200 ms, so a round of 200 probes costs a few redraws, not 200."""
+        if self._refresh_pending:
+            return
+        self._refresh_pending = True
+
+        def run() -> None:
+            self._refresh_pending = False
+            self.refresh_view()
+
+        self.set_timer(0.2, run)
 
     def refresh_view(self) -> None:
         screen = self.main_screen
@@ -116,7 +142,11 @@ class CockpitApp(App[int]):
         self._incident, self._clocks, self._entries = incident, clocks, entries
         banner = screen.query_one("#banner", Static)
         error = self.write_error or getattr(self.env, "journal_error", None)
-        banner.display = error is not None
+        offline = getattr(self.env, "offline", False)
+        banner.display = error is not None or offline
+        if offline and error is None:
+            banner.update(Text(" COCKPIT OFFLINE: no connectivity anchor answers. Probe failures "
+                               "may be our own network, not the services. ", style="bold black on yellow"))
         if error is not None:
             banner.update(Text(f" JOURNAL NOT WRITABLE: {one_line(error, 200)}. Read-only: "
                                f"{len(self.unsaved)} unsaved entr{'y' if len(self.unsaved) == 1 else 'ies'} "

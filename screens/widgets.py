@@ -56,12 +56,17 @@ class Cell(Static):
 
     DEFAULT_CSS = "Cell { text-wrap: nowrap; text-overflow: ellipsis; }"
 
+    def __init__(self, *args, sized_by_content: bool = False, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.sized_by_content = sized_by_content
+
     def set(self, content: Text | str) -> None:
         key = content.markup if isinstance(content, Text) else content
         if getattr(self, "_last_key", None) == key:
             return
         self._last_key = key
-        self.update(content)
+        # A cell whose size is fixed by CSS needs no layout pass: only its own region repaints.
+        self.update(content, layout=self.sized_by_content)
 
 
 def status_word(status: Status) -> Text:
@@ -140,8 +145,17 @@ class HealthPane(Vertical, can_focus=True):
         self._mark()
 
     def _mark(self) -> None:
-        for i, row in enumerate(self.query(ServiceRow)):
+        rows = list(self.query(ServiceRow))
+        for i, row in enumerate(rows):
             row.set_class(i == self.selected and self.has_focus, "-selected")
+        # The selection in words too (monochrome terminals, screen readers of captures).
+        if self.has_focus and 0 <= self.selected < len(rows) and rows[self.selected].health:
+            title = one_line(rows[self.selected].health.title, 30)
+            subtitle = f"▸ {title} · enter: details"
+        else:
+            subtitle = ""
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
 
     def watch_selected(self) -> None:
         self._mark()
@@ -202,6 +216,10 @@ class ClockPane(Vertical, can_focus=True):
     def compose(self):
         yield Cell(id="incident-line")
         yield Cell(id="incident-title")
+        for _ in range(self.MAX_ROWS):
+            row = ClockRow()
+            row.display = False
+            yield row
 
     def show(self, incident: IncidentState | None, clocks: Sequence[ClockView],
              targets: Sequence[tuple[str, str, str]]) -> None:
@@ -222,20 +240,23 @@ class ClockPane(Vertical, can_focus=True):
         title.set(Text(one_line(incident.title, 120), style="bold"))
         self._rows(clocks, ())
 
+    MAX_ROWS = 16
+
     def _rows(self, clocks: Sequence[ClockView], targets: Sequence[tuple[str, str, str]]) -> None:
         rows = list(self.query(ClockRow))
         want = len(clocks) if clocks else len(targets)
-        if len(rows) != want:
-            for r in rows:
-                r.remove()
-            rows = [ClockRow() for _ in range(want)]
-            self.mount_all(rows)
-        if clocks:
-            for row, c in zip(rows, clocks, strict=False):
-                row.show(c)
-        else:
-            for row, (label, rto, rpo) in zip(rows, targets, strict=False):
-                row.show_target(label, rto, rpo)
+        if want > len(rows):  # more clocks than rows composed up front (many services)
+            extra = [ClockRow() for _ in range(want - len(rows))]
+            self.mount_all(extra)
+            rows += extra
+        for i, row in enumerate(rows):
+            if i < want:
+                if clocks:
+                    row.show(clocks[i])
+                else:
+                    row.show_target(*targets[i])
+            if row.display != (i < want):
+                row.display = i < want
 
 
 class TitleBar(Horizontal):
@@ -250,7 +271,8 @@ class TitleBar(Horizontal):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.cells = {k: Cell(classes=k) for k in ("name", "time", "incident", "env")}
+        self.cells = {k: Cell(classes=k, sized_by_content=k != "env")
+                      for k in ("name", "time", "incident", "env")}
         self.cells["name"].set(Text("DR Cockpit │ ", style="bold"))
 
     def compose(self):
