@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from .health import ServiceHealth
 from .incident import IncidentState
-from .timeutil import format_clock, format_duration, short_duration
+from .timeutil import compact_duration, format_clock, short_duration
 
 
 class Level(StrEnum):
@@ -60,9 +60,9 @@ class ClockView:
         if self.level == Level.IDLE:
             return "-"
         if self.key.startswith("rpo:"):
-            return f"{format_duration(self.elapsed)}/{short_duration(self.target)}"
+            return f"{compact_duration(self.elapsed)}/{short_duration(self.target)}"
         if self.done:
-            return f"{format_duration(self.elapsed)}/{short_duration(self.target)}"
+            return f"{compact_duration(self.elapsed)}/{short_duration(self.target)}"
         if self.remaining < 0:
             return "+" + format_clock(-self.remaining)
         return format_clock(self.remaining)

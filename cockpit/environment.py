@@ -13,7 +13,7 @@ from typing import Protocol
 from .clocks import ClockView, ServiceTargets, incident_clocks
 from .config import Milestones
 from .health import ServiceHealth
-from .incident import EntryLike, IncidentState, fold
+from .incident import EntryLike, Folder, IncidentState, fold
 from .scenario import Scenario, ScenarioPlayer
 from .timeutil import Clock, SimClock
 
@@ -41,7 +41,14 @@ def derive(env: Environment) -> tuple[float, list[ServiceHealth], Sequence[Entry
     now = env.clock.now()
     health = env.health()
     entries = env.entries()
-    incident = fold(entries)
+    folder = getattr(env, "_folder", None)
+    if folder is None:
+        folder = Folder()
+        try:
+            env._folder = folder  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    incident = folder.update(entries)
     clocks = incident_clocks(incident, env.services, {h.service: h for h in health},
                              env.milestones, now)
     return now, health, entries, incident, clocks
@@ -234,9 +241,14 @@ class LiveEnvironment:
             self.follow(active)
             return True
         new = [e for e in self._follower.poll() if e.kind != "session-start"]
-        if new:
-            self._entries = sorted([*self._entries, *new], key=lambda e: (e.ts, e.writer, e.seq))
-        return bool(new)
+        if not new:
+            return False
+        key = lambda e: (e.ts, e.writer, e.seq)  # noqa: E731
+        if not self._entries or key(new[0]) >= key(self._entries[-1]):
+            self._entries.extend(new)  # the usual case: later than all we have
+        else:
+            self._entries = sorted([*self._entries, *new], key=key)
+        return True
 
     async def run(self, changed: Callable[[], None]) -> None:
         import asyncio

@@ -13,7 +13,7 @@ or the demo/exercise engine's simulated entries). Kinds:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -70,9 +70,11 @@ class IncidentState:
         return dict(self.roles).get(name)
 
 
-def fold(entries: Iterable[EntryLike]) -> IncidentState | None:
-    """The incident's current state from its entries, in order; None before a declaration."""
-    inc: IncidentState | None = None
+def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> IncidentState | None:
+    """The incident's current state from its entries, in order; None before a declaration.
+
+    ``initial`` continues a previous fold (entries appended since)."""
+    inc: IncidentState | None = initial
     for e in entries:
         d = e.data or {}
         if e.kind == "incident.declared":
@@ -136,3 +138,40 @@ def describe(e: EntryLike) -> tuple[str, str]:
     if k.startswith("step."):
         return k[5:], f"{d.get('runbook', '')}/{d.get('step', '')} {d.get('detail', '')}".strip()
     return k, ", ".join(f"{a}={b}" for a, b in d.items())
+
+
+class Folder:
+    """``fold`` kept up to date as entries are appended: only new entries are folded."""
+
+    def __init__(self) -> None:
+        self._seen: Sequence[EntryLike] | None = None
+        self._count = 0
+        self._last: object = None
+        self.state: IncidentState | None = None
+
+    def update(self, entries: Sequence[EntryLike]) -> IncidentState | None:
+        n = len(entries)
+        same = (self._seen is entries and n >= self._count
+                and (self._count == 0 or entries[self._count - 1] is self._last))
+        if same:
+            if n > self._count:
+                self.state = fold(entries[self._count:], self.state)
+        else:
+            self.state = fold(entries)
+        self._seen, self._count = entries, n
+        self._last = entries[n - 1] if n else None
+        return self.state
+
+
+def matches(e: EntryLike, kinds: frozenset[str] | None = None, author: str | None = None,
+            text: str | None = None) -> bool:
+    """The log view's filter: entry kind label, author, and a case-insensitive search."""
+    label, body = describe(e)
+    if kinds and label not in kinds:
+        return False
+    if author and e.author != author:
+        return False
+    if text:
+        t = text.casefold()
+        return t in body.casefold() or t in e.author.casefold() or t in label.casefold()
+    return True

@@ -128,3 +128,16 @@ def short_duration(seconds: float) -> str:
     if s % 60 == 0:
         return f"{s // 60}m"
     return f"{s}s"
+
+
+def compact_duration(seconds: float) -> str:
+    """At most 5 characters for durations under 100 hours: ``45s``, ``3m05s``, ``56m``, ``1h02m``."""
+    s = int(abs(seconds))
+    sign = "-" if seconds < 0 else ""
+    if s < 600:
+        return sign + format_duration(s)
+    if s < 3600:
+        return f"{sign}{s // 60}m"
+    if s < 100 * 3600:
+        return f"{sign}{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{sign}{s // 86400}d"

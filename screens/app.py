@@ -161,16 +161,15 @@ class CockpitApp(App[int]):
             rpo = short_duration(s.rpo) if s.rpo else "-"
             targets.append((one_line(s.title, 15), rto, rpo))
         screen.query_one(ClockPane).show(incident, clocks, targets)
-        count = (len(entries), len(self.pending), len(self.unsaved))
+        count = (id(entries), len(entries), len(self.pending), len(self.unsaved))
         if count != self._entry_count:
             self._entry_count = count
-            lines = [self._log_line(e, "UNSAVED ") for e in reversed(self.unsaved)]
-            lines += [self._log_line(e, "pending ") for e in reversed(self.pending)]
-            lines += [self._log_line(e) for e in reversed(entries)]
-            screen.query_one(LogView).set_lines(lines)
+            extra = [("UNSAVED ", e) for e in reversed(self.unsaved)]
+            extra += [("pending ", e) for e in reversed(self.pending)]
+            screen.query_one(LogView).set_source(entries, extra, self._log_line)
 
     @staticmethod
-    def _log_line(e, mark: str = "") -> Text:
+    def _log_line(e, mark: str = "") -> Text:  # noqa: D401 - a LogView formatter
         import time
 
         label, text = describe(e)
@@ -332,6 +331,48 @@ class CockpitApp(App[int]):
                 self._act("note", data, lambda: self.env.note("communication", v["text"]))
 
         self.push_screen(UpdateForm(draft), done)
+
+    # ------------------------------------------------------------ log search and filter
+    def action_search_log(self) -> None:
+        from cockpit.incident import matches
+
+        from .forms import SearchForm
+
+        log = self.main_screen.query_one(LogView)
+
+        def done(v) -> None:
+            if v is None:
+                return
+            text = v["text"]
+            if not text:
+                log.set_filter(None, "")
+                return
+            log.set_filter(lambda e: matches(e, text=text), f"“{one_line(text, 30)}”")
+            log.focus()
+
+        self.push_screen(SearchForm(), done)
+
+    def action_filter_log(self) -> None:
+        from cockpit.incident import matches
+
+        from .forms import FilterForm
+
+        log = self.main_screen.query_one(LogView)
+        authors = sorted({e.author for e in self._entries})
+
+        def done(v) -> None:
+            if v is None:
+                return
+            kind, author = v["kind"], v["author"]
+            if not kind and not author:
+                log.set_filter(None, "")
+                return
+            kinds = frozenset([kind]) if kind else None
+            desc = " · ".join(x for x in (kind, f"by {one_line(author, 20)}" if author else "") if x)
+            log.set_filter(lambda e: matches(e, kinds=kinds, author=author or None), desc)
+            log.focus()
+
+        self.push_screen(FilterForm(authors), done)
 
     def on_unmount(self) -> None:
         self.env.stop()

@@ -245,3 +245,45 @@ class UpdateForm(Form):
             self.fail("The update is empty.")
             return None
         return {"text": text}
+
+
+LOG_KINDS = ("observation", "decision", "action", "communication", "declared", "status",
+             "role", "health", "started", "succeeded", "failed", "confirmed", "skipped")
+
+
+class SearchForm(Form):
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Search the incident log (empty: show all)"
+            yield Input(placeholder="text, author or kind", id="text", compact=True)
+            yield from self.buttons("Search")
+
+    def focus_first(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def values(self) -> dict | None:
+        return {"text": self.query_one("#text", Input).value.strip()}
+
+
+class FilterForm(Form):
+    def __init__(self, authors: Sequence[str]) -> None:
+        super().__init__()
+        self.authors = authors
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Filter the incident log"
+            yield Label("Kind")
+            yield Select([("any kind", "")] + [(k, k) for k in LOG_KINDS], value="",
+                         allow_blank=False, id="kind", compact=True)
+            yield Label("Author")
+            yield Select([("anyone", "")] + [(one_line(a, 40), a) for a in self.authors], value="",
+                         allow_blank=False, id="author", compact=True)
+            yield from self.buttons("Apply")
+
+    def focus_first(self) -> None:
+        self.query_one("#kind", Select).focus()
+
+    def values(self) -> dict | None:
+        return {"kind": self.query_one("#kind", Select).value,
+                "author": self.query_one("#author", Select).value}

@@ -295,16 +295,21 @@ class TitleBar(Horizontal):
 
 
 class LogView(ScrollView, can_focus=True):
-    """A virtualized list of log lines: only the visible lines are ever rendered."""
+    """The incident log, virtualized: entries are formatted only when their line is on screen,
+    so 100,000 entries cost what the visible 30 cost. Filters keep an index, extended as
+    entries arrive."""
 
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "cursor(-10)", show=False),
-        Binding("pagedown", "cursor(10)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
         Binding("home", "jump(0)", show=False),
         Binding("end", "jump(-1)", show=False),
         Binding("o", "toggle_order", "Order"),
+        Binding("slash", "app.search_log", "Search", key_display="/"),
+        Binding("f", "app.filter_log", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
     DEFAULT_CSS = "LogView { height: 1fr; }"
     cursor: reactive[int] = reactive(0)
@@ -312,24 +317,98 @@ class LogView(ScrollView, can_focus=True):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._lines: list[Text] = []
+        self._entries: Sequence = ()
+        self._extra: list[tuple[str, object]] = []  # (mark, entry): unsaved / pending, newest
+        self._index: list[int] | None = None  # filtered entry positions
+        self._indexed = 0
+        self._predicate = None
+        self._fmt = lambda e, mark: Text(str(e))
+        self._cache: dict[tuple[int, str], Text] = {}
+        self.filter_text = ""
 
-    def set_lines(self, lines: list[Text]) -> None:
-        if not self.newest_first:
-            lines = list(reversed(lines))
-        self._lines = lines
-        self.virtual_size = Size(self.size.width, len(lines))
-        self.cursor = min(self.cursor, max(0, len(lines) - 1))
+    # ---------------------------------------------------------------- content
+    def set_source(self, entries: Sequence, extra: list[tuple[str, object]], fmt) -> None:
+        before = self.total
+        if entries is not self._entries or len(entries) < self._indexed:
+            self._cache.clear()
+            self._indexed = 0
+            if self._index is not None:
+                self._index = []
+        self._entries, self._extra, self._fmt = entries, extra, fmt
+        self._extend_index()
+        grown = self.total - before
+        if grown > 0 and self.newest_first and self.cursor > 0:
+            self.cursor += grown  # keep the selected entry selected as newer ones arrive
+        self._resize()
+
+    def set_filter(self, predicate, description: str) -> None:
+        self._predicate = predicate
+        self._index = None if predicate is None else []
+        self._indexed = 0
+        self.filter_text = description
+        self._extend_index()
+        self.cursor = 0
+        self.border_subtitle = f"filter: {description} · esc clears" if predicate else ""
+        self._resize()
+
+    def _extend_index(self) -> None:
+        if self._index is None:
+            self._indexed = len(self._entries)
+            return
+        pred = self._predicate
+        for i in range(self._indexed, len(self._entries)):
+            if pred(self._entries[i]):
+                self._index.append(i)
+        self._indexed = len(self._entries)
+
+    @property
+    def total(self) -> int:
+        n = len(self._index) if self._index is not None else len(self._entries)
+        return n + len(self._extra)
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.total)
+        self.cursor = min(self.cursor, max(0, self.total - 1))
         self.refresh()
 
+    def item(self, row: int) -> tuple[str, object] | None:
+        """The (mark, entry) shown at display row ``row``."""
+        total = self.total
+        if not 0 <= row < total:
+            return None
+        if not self.newest_first:
+            row = total - 1 - row
+        if row < len(self._extra):
+            return self._extra[row]
+        k = row - len(self._extra)
+        n = len(self._index) if self._index is not None else len(self._entries)
+        pos = n - 1 - k
+        i = self._index[pos] if self._index is not None else pos
+        return "", self._entries[i]
+
+    def line_text(self, row: int) -> str:
+        it = self.item(row)
+        return "" if it is None else self._format(*it).plain
+
+    def _format(self, mark: str, entry: object) -> Text:
+        key = (id(entry), mark)
+        t = self._cache.get(key)
+        if t is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            t = self._cache[key] = self._fmt(entry, mark)
+        return t
+
+    # ---------------------------------------------------------------- drawing
     def render_line(self, y: int) -> Strip:
         _, scroll_y = self.scroll_offset
         idx = scroll_y + y
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if idx >= len(self._lines):
+        it = self.item(idx)
+        if it is None:
             return Strip.blank(width, base)
-        text = self._lines[idx].copy()
+        text = self._format(*it).copy()
         text.no_wrap = True
         text.truncate(width, overflow="ellipsis")
         if idx == self.cursor and self.has_focus:
@@ -337,17 +416,21 @@ class LogView(ScrollView, can_focus=True):
         segs = list(text.render(self.app.console))
         return Strip(segs).crop_extend(0, width, base)
 
+    # ---------------------------------------------------------------- keys
     def action_cursor(self, delta: int) -> None:
-        if self._lines:
-            self.cursor = max(0, min(len(self._lines) - 1, self.cursor + delta))
-            self.scroll_to_region_cursor()
+        if self.total:
+            self.cursor = max(0, min(self.total - 1, self.cursor + delta))
+            self.scroll_to_cursor()
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 1))
 
     def action_jump(self, where: int) -> None:
-        if self._lines:
-            self.cursor = 0 if where == 0 else len(self._lines) - 1
-            self.scroll_to_region_cursor()
+        if self.total:
+            self.cursor = 0 if where == 0 else self.total - 1
+            self.scroll_to_cursor()
 
-    def scroll_to_region_cursor(self) -> None:
+    def scroll_to_cursor(self) -> None:
         top = self.scroll_offset.y
         h = self.scrollable_content_region.height
         if self.cursor < top:
@@ -358,8 +441,13 @@ class LogView(ScrollView, can_focus=True):
 
     def action_toggle_order(self) -> None:
         self.newest_first = not self.newest_first
-        self._lines = list(reversed(self._lines))
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False)
         self.refresh()
+
+    def action_clear_filter(self) -> None:
+        if self._predicate is not None:
+            self.set_filter(None, "")
 
     def watch_cursor(self) -> None:
         self.refresh()

@@ -119,4 +119,4 @@ async def test_write_failure_shows_banner_and_keeps_the_entry(tmp_path, monkeypa
         assert await wait_until(pilot, lambda: app.unsaved)
         banner = app.screen.query_one("#banner")
         assert banner.display and "NOT WRITABLE" in str(banner.render())
-        assert "UNSAVED" in app.screen.query_one("LogView")._lines[0].plain
+        assert "UNSAVED" in app.screen.query_one("LogView").line_text(0)

@@ -72,12 +72,40 @@ async def test_log_scrolls_and_changes_order():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
         log = app.screen.query_one(LogView)
-        first = log._lines[0].plain
+        first = log.line_text(0)
         assert "comms" in first  # newest first: the resolution message
         await pilot.press("o")
-        assert "alertmanager" in log._lines[0].plain
+        assert "alertmanager" in log.line_text(0)
         await pilot.press("end")
-        assert log.cursor == len(log._lines) - 1
+        assert log.cursor == log.total - 1
+
+
+async def test_log_search_and_filter():
+    from screens.forms import FilterForm, SearchForm
+
+    app = demo_app(at=1380)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3", "slash")
+        assert isinstance(app.screen, SearchForm)
+        await pilot.press(*"db-2", "enter")
+        log = app.screen.query_one(LogView)
+        assert log.total >= 2
+        assert all("db-2" in log.line_text(i) for i in range(log.total))
+        assert "db-2" in log.border_subtitle
+        await pilot.press("escape")
+        assert log.total > 10
+        await pilot.press("f")
+        form = app.screen
+        assert isinstance(form, FilterForm)
+        form.query_one("#author").value = "bob"
+        await pilot.press("ctrl+s")
+        assert log.total >= 2 and all(": " in log.line_text(i) and "bob" in log.line_text(i)
+                                      for i in range(log.total))
+        await pilot.press("f")
+        app.screen.query_one("#kind").value = "decision"
+        app.screen.query_one("#author").value = ""
+        await pilot.press("ctrl+s")
+        assert log.total == 1 and "Promote replica" in log.line_text(0)
 
 
 async def test_quit_with_q():
