@@ -6,7 +6,7 @@ import importlib
 import sys
 
 SUITES = ["benchmarks.tui", "benchmarks.bench_journal", "benchmarks.bench_probes",
-          "benchmarks.bench_ui_probes"]
+          "benchmarks.bench_ui_probes", "benchmarks.bench_incident"]
 
 
 def main(argv: list[str]) -> int:

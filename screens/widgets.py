@@ -271,7 +271,9 @@ class TitleBar(Horizontal):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.cells = {k: Cell(classes=k, sized_by_content=k != "env")
+        # The time is fixed-width: it repaints in place without a layout pass (a layout pass
+        # would also repaint every scrollbar on screen, each second).
+        self.cells = {k: Cell(classes=k, sized_by_content=k == "incident")
                       for k in ("name", "time", "incident", "env")}
         self.cells["name"].set(Text("DR Cockpit │ ", style="bold"))
 
