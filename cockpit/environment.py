@@ -87,9 +87,13 @@ class DemoEnvironment:
 
     def entries(self) -> Sequence[EntryLike]:
         scripted = self.player.entries(self.clock.now())
-        if not self.local:
-            return scripted
-        return sorted([*scripted, *self.local], key=lambda e: e.ts)
+        out = sorted([*scripted, *self.local], key=lambda e: e.ts) if self.local else scripted
+        # The same list object while nothing changed: the UI then has nothing to redraw.
+        cached = getattr(self, "_entries_cache", None)
+        if cached is not None and cached == out:
+            return cached
+        self._entries_cache = out
+        return out
 
     # ---- operator actions (the same four as the live environment)
     def _add(self, kind: str, data: dict) -> None:

@@ -90,4 +90,4 @@ class ServiceHealth:
 
     def age_text(self, now: float) -> str:
         a = self.age(now)
-        return "never" if a is None else f"{format_duration(a)} ago"
+        return "never" if a is None else f"{format_duration(a)} ago"  # exact: detail views

@@ -141,3 +141,20 @@ def compact_duration(seconds: float) -> str:
     if s < 100 * 3600:
         return f"{sign}{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{sign}{s // 86400}d"
+
+
+def format_age(seconds: float) -> str:
+    """The age of an answer, coarse on purpose: ``<10s``, ``40s``, ``3m``, ``1h05m``, ``2d04h``.
+
+    It changes a few times a minute instead of every second: over SSH each change is bytes,
+    and the state (OK / STALE) is what tells whether an answer is recent enough."""
+    s = max(0, int(seconds))
+    if s < 10:
+        return "<10s"
+    if s < 60:
+        return f"{s // 10 * 10}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"

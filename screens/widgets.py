@@ -20,7 +20,7 @@ from cockpit.clocks import ClockView, Level
 from cockpit.health import ServiceHealth, Status
 from cockpit.incident import IncidentState
 from cockpit.sanitize import one_line
-from cockpit.timeutil import format_duration
+from cockpit.timeutil import format_age
 
 STATUS_STYLE = {
     Status.OK: "bold green",
@@ -108,7 +108,7 @@ class ServiceRow(Horizontal):
         self.main.set(main)
         self.spark.set(Text(" " + sparkline(h.latencies, 12)))
         age = h.age(now)
-        self.age.set(Text("never" if age is None else format_duration(age)))
+        self.age.set(Text("never" if age is None else format_age(age)))
 
 
 class HealthPane(Vertical, can_focus=True):
