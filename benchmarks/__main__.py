@@ -6,7 +6,8 @@ import importlib
 import sys
 
 SUITES = ["benchmarks.tui", "benchmarks.bench_journal", "benchmarks.bench_probes",
-          "benchmarks.bench_ui_probes", "benchmarks.bench_incident"]
+          "benchmarks.bench_ui_probes", "benchmarks.bench_incident",
+          "benchmarks.bench_executor"]
 
 
 def main(argv: list[str]) -> int:
