@@ -109,8 +109,9 @@ def incident_clocks(incident: IncidentState | None, services: Iterable[ServiceTa
         s = by_id.get(sid)
         if s is None or s.rto is None:
             continue
-        clocks.append(countdown(f"rto:{sid}", f"RTO {s.title}", s.rto, start, now,
-                                incident.recovered_at))
+        back = incident.recovered_service_at(sid)
+        done = incident.recovered_at if back is None or back < start else back
+        clocks.append(countdown(f"rto:{sid}", f"RTO {s.title}", s.rto, start, now, done))
     for sid in incident.services:
         s = by_id.get(sid)
         if s is None or s.rpo is None:

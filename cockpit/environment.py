@@ -169,6 +169,7 @@ class LiveEnvironment:
                                        on_change=self._probe_changed)
             self._health = self.scheduler.snapshot()  # last-known results, loaded from disk
         self._probe_dirty = False
+        self._health_written: dict[str, str] = {}
         self._probe_loop = None
         self._probe_thread = None
 
@@ -189,11 +190,36 @@ class LiveEnvironment:
                 if self._probe_dirty:
                     self._probe_dirty = False
                     self._health = self.scheduler.snapshot()
+                    self._journal_health(self._health)
                     if self._changed is not None:
                         self._changed()
         finally:
             self.scheduler.stop()
             await asyncio.gather(task, return_exceptions=True)
+
+    def _journal_health(self, health: list[ServiceHealth]) -> None:
+        """During an incident, a health change of an affected service is an entry (the RTO
+        clock of a service stops when it is journaled back to OK). A change another cockpit
+        already journaled is not written again."""
+        from .health import Status
+
+        folder = getattr(self, "_folder", None)
+        inc = folder.state if folder is not None else None
+        iid = self.incident_id
+        if inc is None or iid is None or not inc.active:
+            return
+        known = {sid: st for sid, st, _ in inc.service_health}
+        for h in health:
+            if h.service not in inc.services or h.status not in (Status.OK, Status.WARN, Status.FAIL):
+                continue
+            if known.get(h.service) == h.status.value or self._health_written.get(h.service) == h.status.value:
+                continue
+            try:
+                self.store.journal(iid).append("health", {"service": h.service, "status": h.status.value,
+                                                          "summary": h.summary[:300]})
+                self._health_written[h.service] = h.status.value
+            except OSError:
+                return  # the banner tells; health is still shown live
 
     def _start_probes(self) -> None:
         import asyncio

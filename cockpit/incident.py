@@ -55,6 +55,8 @@ class IncidentState:
     recovered_at: float | None = None
     closed_at: float | None = None
     roles: tuple[tuple[str, str], ...] = ()
+    # the last journaled health of each service: (service, status, since)
+    service_health: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -68,6 +70,13 @@ class IncidentState:
 
     def role(self, name: str) -> str | None:
         return dict(self.roles).get(name)
+
+    def recovered_service_at(self, service: str) -> float | None:
+        """When ``service`` came back (its last journaled health is OK), else None."""
+        for sid, status, since in self.service_health:
+            if sid == service:
+                return since if status == "ok" else None
+        return None
 
 
 def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> IncidentState | None:
@@ -104,6 +113,12 @@ def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> 
             if "title" in d:
                 changes["title"] = str(d["title"])
             inc = replace(inc, **changes)
+        elif e.kind == "health":
+            sid, st = str(d.get("service", "")), str(d.get("status", ""))
+            prev = {x[0]: x for x in inc.service_health}
+            if sid not in prev or prev[sid][1] != st:
+                prev[sid] = (sid, st, e.ts)
+                inc = replace(inc, service_health=tuple(sorted(prev.values())))
         elif e.kind == "role.assigned":
             roles = dict(inc.roles)
             roles[str(d.get("role"))] = str(d.get("person"))

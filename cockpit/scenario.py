@@ -263,6 +263,7 @@ class ScenarioPlayer:
         return out
 
     def entries(self, now: float) -> list[SimEntry]:
+        """Scripted entries, and the automatic ``health`` entries of every status change."""
         off = self.offset(now)
         base = self._cycle_base(now)
         out = []
@@ -273,4 +274,15 @@ class ScenarioPlayer:
             if "impact_offset" in d:
                 d["impact_start"] = base + d.pop("impact_offset")
             out.append(SimEntry(ts=base + at, author=author, kind=kind, data=d, id=f"sim:{i}"))
+        for sid, timeline in self.scenario.timelines.items():
+            prev = None
+            for at, st in timeline:
+                if at > off:
+                    break
+                if prev is not None and st.status != prev:
+                    out.append(SimEntry(ts=base + at, author="cockpit", kind="health",
+                                        data={"service": sid, "status": st.status.value,
+                                              "summary": st.summary}, id=f"sim:h:{sid}:{at}"))
+                prev = st.status
+        out.sort(key=lambda e: e.ts)
         return out

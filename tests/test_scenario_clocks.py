@@ -114,3 +114,97 @@ def test_formats():
     assert format_duration(185) == "3m05s"
     assert format_duration(3720) == "1h02m"
     assert format_clock(-65) == "-0:01:05"
+
+
+# ---------------------------------------------------------------- the plan's targets, table-driven
+from cockpit.clocks import ServiceTargets  # noqa: E402
+from cockpit.incident import SimEntry  # noqa: E402
+
+PLAN = [ServiceTargets("database", "PostgreSQL", 3600, 900), ServiceTargets("backend", "Backend API", 7200, None),
+        ServiceTargets("frontend", "Frontend", 4 * 3600, None), ServiceTargets("redis", "Redis", 7200, 3600)]
+MS = Milestones()  # detect 5m, respond 15m, communicate 30m
+
+
+def _incident(declared_after_impact: float = 0.0, **extra):
+    entries = [SimEntry(T0 + declared_after_impact, "oncall", "incident.declared",
+                        {"title": "t", "severity": "P0", "services": ["database", "backend", "frontend", "redis"],
+                         "impact_start": T0})]
+    for ts, kind, data in extra.get("more", []):
+        entries.append(SimEntry(T0 + ts, "oncall", kind, data))
+    return fold(entries)
+
+
+def _fractions(target):
+    return [(0, Level.OK), (0.5 * target - 1, Level.OK), (0.5 * target, Level.AMBER),
+            (0.9 * target - 1, Level.AMBER), (0.9 * target, Level.RED), (target - 1, Level.RED),
+            (target, Level.BREACHED), (target + 60, Level.BREACHED)]
+
+
+@pytest.mark.parametrize("service", PLAN, ids=lambda s: s.id)
+def test_rto_countdown_over_the_plan_targets(service):
+    inc = _incident()
+    for elapsed, level in _fractions(service.rto):
+        by = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, T0 + elapsed)}
+        c = by[f"rto:{service.id}"]
+        assert (c.level, c.remaining) == (level, service.rto - elapsed), (service.id, elapsed)
+
+
+@pytest.mark.parametrize("service", [s for s in PLAN if s.rpo], ids=lambda s: s.id)
+def test_rpo_exposure_over_the_plan_targets(service):
+    from cockpit.health import ServiceHealth
+
+    inc = _incident()
+    for exposure, level in _fractions(service.rpo):
+        h = {service.id: ServiceHealth(service.id, service.title, Status.FAIL, "", T0, rpo_exposure=exposure)}
+        c = {c.key: c for c in incident_clocks(inc, PLAN, h, MS, T0 + 10)}[f"rpo:{service.id}"]
+        assert c.level == level, (service.id, exposure)
+    c = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, T0)}[f"rpo:{service.id}"]
+    assert c.level == Level.IDLE  # no measurement: not invented
+
+
+@pytest.mark.parametrize("name,target", [("detect", 300), ("respond", 900), ("communicate", 1800)])
+def test_milestones_over_the_plan_targets(name, target):
+    for elapsed, level in _fractions(target):
+        if name == "detect":  # impact start -> declaration
+            inc = _incident(declared_after_impact=elapsed)
+            now = T0 + elapsed
+        else:  # declaration -> first action / first communication; still running at `now`
+            inc = _incident()
+            now = T0 + elapsed
+        c = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, now)}[f"milestone:{name}"]
+        if name == "detect":
+            assert c.done and c.level == (Level.MET if elapsed <= target else Level.MISSED)
+        else:
+            assert c.level == level and not c.done
+
+
+def test_milestones_stop_when_reached():
+    inc = _incident(more=[(600, "note", {"type": "action", "text": "restart"}),
+                          (2000, "note", {"type": "communication", "text": "status page"})])
+    by = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, T0 + 5000)}
+    assert by["milestone:respond"].level == Level.MET and by["milestone:respond"].elapsed == 600
+    assert by["milestone:communicate"].level == Level.MISSED and by["milestone:communicate"].elapsed == 2000
+    assert by["comms:update"].elapsed == 3000 and by["comms:update"].level == Level.BREACHED
+
+
+def test_rto_anchor_is_impact_start_not_declaration():
+    inc = _incident(declared_after_impact=600)
+    by = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, T0 + 900)}
+    assert by["rto:database"].elapsed == 900  # from impact, not from the declaration at +600
+    assert by["milestone:respond"].elapsed == 300  # respond counts from the declaration
+    late_impact = fold([SimEntry(T0, "o", "incident.declared", {"title": "t", "services": ["database"]})])
+    assert {c.key: c for c in incident_clocks(late_impact, PLAN, {}, MS, T0 + 60)}["rto:database"].elapsed == 60
+
+
+def test_a_recovered_service_stops_its_rto_clock():
+    inc = _incident(more=[(100, "health", {"service": "backend", "status": "fail"}),
+                          (1800, "health", {"service": "backend", "status": "ok"}),
+                          (1900, "health", {"service": "database", "status": "warn"})])
+    by = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, T0 + 9000)}
+    assert by["rto:backend"].done and by["rto:backend"].elapsed == 1800 and by["rto:backend"].level == Level.MET
+    assert not by["rto:database"].done and by["rto:database"].level == Level.BREACHED
+    # the whole incident recovered: every clock is fixed at its achieved value
+    inc = _incident(more=[(4000, "incident.status", {"status": "recovered"})])
+    by = {c.key: c for c in incident_clocks(inc, PLAN, {}, MS, T0 + 99999)}
+    assert by["rto:database"].elapsed == 4000 and by["rto:database"].level == Level.MISSED
+    assert by["rto:frontend"].level == Level.MET
