@@ -837,14 +837,18 @@ def _target(step: Step, kind: str) -> Step | Rollback | Verify:
     return step.verify
 
 
-def _check_confirmation(runbook: Runbook, step: Step | Rollback, params: Mapping[str, Any],
-                        given: str | None, what: str) -> str:
+def confirmation_for(runbook: Runbook, step: Step | Rollback, params: Mapping[str, Any]) -> str:
+    """What the engineer must type before ``step`` (or a rollback) runs; "" when nothing."""
     if isinstance(step, Rollback):
         if not step.destructive:
             return ""
-        token = runbook.services[0] if runbook.services else runbook.id
-    else:
-        token = runbook.confirmation_token(step, params) or ""
+        return runbook.services[0] if runbook.services else runbook.id
+    return runbook.confirmation_token(step, params) or ""
+
+
+def _check_confirmation(runbook: Runbook, step: Step | Rollback, params: Mapping[str, Any],
+                        given: str | None, what: str) -> str:
+    token = confirmation_for(runbook, step, params)
     if not token:
         return ""
     if given is None or given.strip() != token:

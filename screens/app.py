@@ -206,7 +206,7 @@ class CockpitApp(App[int]):
         if isinstance(self.screen, RunbookScreen):
             return
         self.push_screen(RunbookScreen(self.runbook_dirs, self._failing(),
-                                       getattr(self.env, "config", None)))
+                                       getattr(self.env, "config", None), self.env))
 
     def _fatal_error(self) -> None:
         """Never print a traceback with locals (they hold DSNs and tokens): write a redacted

@@ -287,3 +287,71 @@ class FilterForm(Form):
     def values(self) -> dict | None:
         return {"kind": self.query_one("#kind", Select).value,
                 "author": self.query_one("#author", Select).value}
+
+
+class PromptForm(Form):
+    """One line of text: a reason, a confirmation token. ``expect``: the exact text required."""
+
+    def __init__(self, title: str, label: str, *, expect: str | None = None,
+                 placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.label = label
+        self.expect = expect
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = one_line(self.title_text, 70)
+            yield Static(Text(self.label))
+            yield Input(placeholder=self.placeholder, id="text", compact=True)
+            yield from self.buttons("OK")
+
+    def focus_first(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def values(self) -> dict | None:
+        text = self.query_one("#text", Input).value.strip()
+        if not text:
+            self.fail("Type something first.")
+            return None
+        if self.expect is not None and text != self.expect:
+            self.fail(f"That is not '{one_line(self.expect, 40)}'. Nothing was run.")
+            return None
+        return {"text": text}
+
+
+class ParamForm(Form):
+    """Values for a runbook's parameters that neither cockpit.toml nor a default gives."""
+
+    def __init__(self, params: Sequence) -> None:
+        super().__init__()
+        self.params = params
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Parameters for this step"
+            for p in self.params:
+                label = f"{p.name} ({p.type})" + (f": {one_line(p.description, 60)}" if p.description else "")
+                yield Label(Text(label))
+                yield Input(id=f"p-{p.name}", password=bool(p.secret), compact=True)
+            yield from self.buttons("Use")
+
+    def focus_first(self) -> None:
+        first = self.query(Input).first()
+        first.focus()
+
+    def values(self) -> dict | None:
+        out = {}
+        for p in self.params:
+            v = self.query_one(f"#p-{p.name}", Input).value
+            if v == "":
+                self.fail(f"{p.name} is needed.")
+                return None
+            try:
+                p.coerce(v)
+            except Exception as e:  # noqa: BLE001 - ParamError or a type error: shown
+                self.fail(one_line(str(e), 200))
+                return None
+            out[p.name] = v
+        return out

@@ -60,12 +60,13 @@ class CloseableModal(ModalScreen[None]):
 
 class HelpScreen(CloseableModal):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    SECTIONS = HELP
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for section, keys in HELP:
+        for section, keys in self.SECTIONS:
             table.add_row(Text(section, style="bold underline"), "")
             for key, what in keys:
                 table.add_row(key, what)
@@ -110,3 +111,23 @@ class ServiceDetailScreen(CloseableModal):
                 if r.error:
                     t.add_row("last error", Text(one_line(r.error, 500), style="red"))
                 yield Static(t)
+
+
+NAV_HELP = [
+    ("Runbook navigator", [
+        ("up / down, enter", "choose a runbook, then a step"),
+        ("x", "execute the step (asks for missing parameters; destructive steps: type the "
+              "service name)"),
+        ("p", "dry run: the exact argv, working directory, environment names and timeout"),
+        ("v", "verify (the health of a service, or the step's verify command)"),
+        ("c", "confirm done (a step with a verify needs a passing verify or an override)"),
+        ("k / f", "skip with a reason / mark failed with a reason"),
+        ("b", "roll back"),
+        ("o / t", "override the verify gate / retry (a step in doubt is never re-run by itself)"),
+        ("escape", "back to the cockpit"),
+    ]),
+]
+
+
+class NavigatorHelp(HelpScreen):
+    SECTIONS = NAV_HELP

@@ -77,8 +77,16 @@ class RunbookScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        Binding("x", "execute", "Execute"),
+        Binding("c", "confirm", "Confirm"),
+        Binding("v", "verify", "Verify"),
+        Binding("k", "skip", "Skip"),
+        Binding("f", "mark_failed", "Failed", show=False),
+        Binding("b", "rollback", "Roll back", show=False),
+        Binding("o", "override", "Override", show=False),
+        Binding("t", "retry", "Retry", show=False),
         Binding("p", "dry_run", "Dry run"),
-        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("question_mark", "help", "Help", key_display="?"),
     ]
     DEFAULT_CSS = """
     RunbookScreen { layout: vertical; }
@@ -95,12 +103,15 @@ class RunbookScreen(Screen):
     """
 
     def __init__(self, dirs: tuple[Path, ...], failing: set[str], config: Any = None,
-                 states: dict[tuple[str, str], str] | None = None) -> None:
+                 env: Any = None) -> None:
         super().__init__()
         self.dirs = dirs
         self.failing = failing
         self.config = config
-        self.states = states or {}
+        self.env = env
+        self.states: dict[tuple[str, str], Any] = {}
+        self.given: dict[str, dict[str, str]] = {}  # parameter values typed, per runbook
+        self._states_key: object = None
         self.library, self.problems = collect_library(dirs)
         self.ranked: list[Runbook] = self.library.rank(failing)
         self.runbook: Runbook | None = self.ranked[0] if self.ranked else None
@@ -159,7 +170,7 @@ class RunbookScreen(Screen):
                 current = scen
                 title = rb.scenario(scen).title if scen else "All scenarios"
                 steps.add_option(Option(Text(one_line(title, 80), style="bold underline"), disabled=True))
-            steps.add_option(Option(step_line(st, self.states.get((rb.id, st.id), "pending")), id=st.id))
+            steps.add_option(Option(step_line(st, self._state_word(rb.id, st.id)), id=st.id))
         steps.border_title = f"Steps: {one_line(rb.title, 60)}"
         first = next((i for i in range(steps.option_count) if not steps.get_option_at_index(i).disabled), None)
         if first is not None:
@@ -169,7 +180,11 @@ class RunbookScreen(Screen):
             self.query_one("#rb-step-text", Static).update(Text(clean(rb.summary, keep_newlines=True)))
 
     def params(self, rb: Runbook) -> dict[str, Any]:
-        return rb.param_values(None, self.config)
+        return rb.param_values(self.given.get(rb.id), self.config)
+
+    def _state_word(self, rb_id: str, step_id: str) -> str:
+        st = self.states.get((rb_id, step_id))
+        return st.state if st is not None else "pending"
 
     def _show_step(self, step: Step) -> None:
         rb = self.runbook
@@ -194,9 +209,29 @@ class RunbookScreen(Screen):
                 t.append("  ")
             t.append(word, style=style)
         t.append("\n\n")
-        state = self.states.get((rb.id, step.id), "pending")
+        st = self.states.get((rb.id, step.id))
+        state = st.state if st is not None else "pending"
         mark, word, style = STATE_MARK.get(state, STATE_MARK["pending"])
-        t.append(f"State: {mark} {word}\n\n", style=style)
+        t.append(f"State: {mark} {word}", style=style)
+        if st is not None:
+            if st.attempt:
+                t.append(f"  attempt {st.attempt}", style="dim")
+            if st.who:
+                t.append(f"  by {one_line(st.who, 20)}", style="dim")
+            if st.exit_code is not None:
+                t.append(f"  exit {st.exit_code}", style="dim")
+            if st.timed_out:
+                t.append("  TIMED OUT", style="bold red")
+            if st.verify is not None:
+                t.append("  verify passed" if st.verify else "  verify FAILED",
+                         style="green" if st.verify else "bold red")
+            if st.overridden:
+                t.append(f"  overridden: {one_line(st.overridden, 60)}", style="yellow")
+            if st.reason:
+                t.append(f"  reason: {one_line(st.reason, 80)}", style="yellow")
+            if st.rollback:
+                t.append(f"  rollback {st.rollback.replace('_', ' ')}", style="magenta")
+        t.append("\n\n")
         t.append(reflow(clean(step.guidance or "", keep_newlines=True)) + "\n")
         if step.command is not None:
             t.append("\nCommand as it will run:\n", style="bold")
@@ -219,6 +254,9 @@ class RunbookScreen(Screen):
             t.append(f"\nVerify before confirming: {what}\n", style="cyan")
         if step.rollback is not None:
             t.append(f"\nRollback: {one_line(step.rollback.title, 200)}\n", style="magenta")
+        out = self._output_text(rb, step)
+        if out is not None:
+            t.append_text(out)
         self.query_one("#rb-step-text", Static).update(t)
         self.query_one("#rb-step").border_title = f"Step {one_line(step.id, 40)}"
 
@@ -243,10 +281,311 @@ class RunbookScreen(Screen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_help(self) -> None:
+        from .modals import NavigatorHelp
+
+        self.app.push_screen(NavigatorHelp())
+
+    # ------------------------------------------------------------------ live step states
+    def on_show(self) -> None:
+        self.refresh_states()
+        if not hasattr(self, "_timer"):
+            self._timer = self.set_interval(1.0, self.refresh_states)
+
+    def _live(self) -> tuple[Any, str] | None:
+        """(environment, incident id) when steps can really run here."""
+        env = self.env
+        iid = getattr(env, "incident_id", None)
+        if env is None or not hasattr(env, "store") or iid is None:
+            return None
+        return env, iid
+
+    def refresh_states(self) -> None:
+        from cockpit.steps import step_states
+
+        live = self._live()
+        if live is None or self.runbook is None:
+            return
+        env, iid = live
+        entries = env.entries()
+        key = (iid, id(entries), len(entries), self.runbook.id)
+        running = any(s.state == "running" for s in self.states.values())
+        if key == self._states_key and not running:
+            return
+        self._states_key = key
+        from cockpit.executor import alive_checker
+
+        steps_only = [e for e in entries if e.kind.startswith("step.")]
+        self.states = step_states(steps_only, self.runbook.id, alive=alive_checker(env.state_dir, iid))
+        steps = self.query_one("#rb-steps", OptionList)
+        for i in range(steps.option_count):
+            opt = steps.get_option_at_index(i)
+            if opt.id is not None and not opt.disabled:
+                steps.replace_option_prompt_at_index(
+                    i, step_line(self.runbook.step(opt.id), self._state_word(self.runbook.id, opt.id)))
+        if self.step is not None:
+            self._show_step(self.step)
+
+    def _output_text(self, rb: Runbook, step: Step) -> Text | None:
+        from cockpit.executor import display_tail, tail_bytes
+
+        st = self.states.get((rb.id, step.id))
+        live = self._live()
+        if st is None or live is None:
+            return None
+        env, iid = live
+        rel = st.output.path if st.output is not None else (f"outputs/{st.run}.out" if st.run else None)
+        if not rel:
+            return None
+        path = env.state_dir / "incidents" / iid / rel
+        data = tail_bytes(path, 16 * 1024)
+        size = st.output.bytes if st.output is not None else (path.stat().st_size if path.exists() else 0)
+        t = Text()
+        t.append(f"\nOutput ({size:,} bytes; whole file: {rel}", style="bold")
+        if st.output is not None:
+            t.append(f", sha256 {st.output.sha256[:12]}…", style="bold")
+        t.append("):\n", style="bold")
+        lines = display_tail(data).splitlines()[-60:]
+        t.append("\n".join(lines) + "\n")
+        return t
+
+    # ------------------------------------------------------------------ operator actions
+    def _ready(self, *, need_command: bool = False) -> tuple[Any, str, Runbook, Step, Any] | None:
+        from cockpit.steps import state_of
+
+        rb, step = self.runbook, self.step
+        if rb is None or step is None:
+            return None
+        live = self._live()
+        if live is None:
+            if self.env is not None and not hasattr(self.env, "store"):
+                self.notify("The demo runs nothing: p shows the exact command (dry run).",
+                            timeout=5)
+            else:
+                self.notify("Declare an incident first (escape, then d): every step is "
+                            "recorded in it.", severity="warning", timeout=6)
+            return None
+        if need_command and step.command is None:
+            self.notify("A manual step: do it, then confirm it (c).", timeout=5)
+            return None
+        env, iid = live
+        return env, iid, rb, step, state_of(self.states, rb.id, step.id)
+
+    def _journal_broken(self) -> str | None:
+        return getattr(self.app, "write_error", None) or getattr(self.env, "journal_error", None)
+
+    def _in_thread(self, what: str, fn) -> None:
+        """Run ``fn`` (it journals: blocking) off the UI thread; report errors in one line."""
+        from cockpit.runbooks import ParamError
+        from cockpit.steps import StepError
+
+        def work() -> None:
+            try:
+                result = fn()
+            except (StepError, ParamError) as e:
+                self.app.call_from_thread(self.notify, one_line(str(e), 300), severity="warning",
+                                          timeout=8)
+                return
+            except OSError as e:
+                self.app.call_from_thread(self.notify, f"{what}: {one_line(str(e), 200)}",
+                                          severity="error", timeout=10)
+                return
+            except Exception as e:  # noqa: BLE001 - never silent: say what failed, in one line
+                self.app.call_from_thread(self.notify, f"{what} failed: {type(e).__name__}: "
+                                          f"{one_line(str(e), 200)}", severity="error", timeout=12)
+                return
+            self.app.call_from_thread(self._after, what, result)
+
+        self.run_worker(work, thread=True, group="steps", exit_on_error=False)
+
+    def _after(self, what: str, result: Any) -> None:
+        from cockpit.executor import ClaimedBy, DryRun
+
+        if isinstance(result, ClaimedBy):
+            self.notify(f"Not started: {one_line(str(result), 200)}", severity="warning", timeout=10)
+        elif isinstance(result, DryRun):
+            self.notify(Text(clean(result.display(), keep_newlines=True)),
+                        title="Dry run: nothing was run", timeout=15)
+        self._states_key = None
+        poll = getattr(self.env, "poll", None)
+        if poll is not None:
+            poll()
+        self.refresh_states()
+
+    def _with_params(self, rb: Runbook, step: Any, then) -> None:
+        from .forms import ParamForm
+
+        params = self.params(rb)
+        missing = rb.missing_params(params, step)
+        if not missing:
+            then(params)
+            return
+
+        def done(v) -> None:
+            if v:
+                self.given.setdefault(rb.id, {}).update(v)
+                then(self.params(rb))
+
+        self.app.push_screen(ParamForm(missing), done)
+
+    def _with_token(self, rb: Runbook, step: Step, params: dict, target: Any, then) -> None:
+        """Ask for the confirmation token of a destructive step or rollback (``target``)."""
+        from cockpit.executor import confirmation_for
+
+        from .forms import PromptForm
+
+        token = confirmation_for(rb, target, params)
+        if not token:
+            then(None)
+            return
+        if self._journal_broken():
+            self.notify("The journal cannot be written: destructive steps are refused until "
+                        "it can.", severity="error", timeout=8)
+            return
+        def done(v) -> None:
+            if v:
+                then(v["text"])
+
+        what = "the rollback of" if target is not step else ""
+        self.app.push_screen(PromptForm(
+            f"DESTRUCTIVE: {what} {step.title}".replace("  ", " "),
+            f"This step changes production. Type '{token}' to run it exactly as shown.",
+            expect=token, placeholder=token), done)
+
+    def action_execute(self) -> None:
+        from cockpit import executor
+
+        ready = self._ready(need_command=True)
+        if ready is None:
+            return
+        env, iid, rb, step, st = ready
+
+        def go(params: dict) -> None:
+            def launch(token: str | None) -> None:
+                journal = env.store.journal(iid)
+                self._in_thread("execute", lambda: executor.start(
+                    env.state_dir, iid, rb, step, params, author=journal.author,
+                    mode=env.store.mode, journal=journal, attempt=st.attempt + 1,
+                    confirmation=token, state=st))
+
+            self._with_token(rb, step, params, step, launch)
+
+        self._with_params(rb, step, go)
+
+    def action_rollback(self) -> None:
+        from cockpit import executor
+        from cockpit.steps import can_rollback
+
+        ready = self._ready()
+        if ready is None:
+            return
+        env, iid, rb, step, st = ready
+        ok, why = can_rollback(st, step)
+        if not ok:
+            self.notify(why, severity="warning", timeout=6)
+            return
+
+        def go(params: dict) -> None:
+            def launch(token: str | None) -> None:
+                journal = env.store.journal(iid)
+                self._in_thread("roll back", lambda: executor.start_rollback(
+                    env.state_dir, iid, rb, step, params, author=journal.author,
+                    mode=env.store.mode, journal=journal, confirmation=token))
+
+            self._with_token(rb, step, params, step.rollback, launch)
+
+        self._with_params(rb, step.rollback, go)
+
+    def action_verify(self) -> None:
+        from cockpit import executor
+        from cockpit.health import Status
+        from cockpit.steps import record_verify
+
+        ready = self._ready()
+        if ready is None:
+            return
+        env, iid, rb, step, st = ready
+        v = step.verify
+        if v is None:
+            self.notify("This step has no verify.", timeout=4)
+            return
+        journal = env.store.journal(iid)
+        if v.probe:
+            h = {x.service: x for x in env.health()}.get(v.probe)
+            passed = h is not None and h.status == Status.OK
+            detail = (f"{v.probe} is {h.status.word}: {one_line(h.summary, 120)}" if h is not None
+                      else f"no health for {v.probe}")
+            self._in_thread("verify", lambda: record_verify(journal, st, passed, detail))
+            return
+        self._with_params(rb, v, lambda params: self._in_thread("verify", lambda: executor.run_verify(
+            env.state_dir, iid, rb, step, params, author=journal.author, mode=env.store.mode,
+            journal=journal)))
+
+    def action_confirm(self) -> None:
+        from cockpit import steps as S
+
+        ready = self._ready()
+        if ready is None:
+            return
+        env, iid, rb, step, st = ready
+        ok, why = S.can_confirm(st, step)
+        if not ok:
+            self.notify(why, severity="warning", timeout=8)
+            return
+        journal = env.store.journal(iid)
+        self._in_thread("confirm", lambda: S.confirm(journal, st, step))
+
+    def _reasoned(self, title: str, label: str, fn) -> None:
+        from .forms import PromptForm
+
+        ready = self._ready()
+        if ready is None:
+            return
+        env, iid, rb, step, st = ready
+        journal = env.store.journal(iid)
+
+        def done(v) -> None:
+            if v:
+                self._in_thread(title, lambda: fn(journal, st, v["text"]))
+
+        self.app.push_screen(PromptForm(f"{title}: {step.title}", label), done)
+
+    def action_skip(self) -> None:
+        from cockpit import steps as S
+
+        self._reasoned("Skip", "Why is this step skipped? (journaled with your name)", S.skip)
+
+    def action_mark_failed(self) -> None:
+        from cockpit import steps as S
+
+        self._reasoned("Mark failed", "What went wrong?", S.mark_failed)
+
+    def action_override(self) -> None:
+        from cockpit import steps as S
+
+        self._reasoned("Override the verify gate", "Why may this step be confirmed without a "
+                       "passing verify? (journaled)", S.override)
+
+    def action_retry(self) -> None:
+        from cockpit import steps as S
+
+        self._reasoned("Retry", "Why run it again? (a step in doubt may have half-run)", S.retry)
+
     def action_dry_run(self) -> None:
         rb, step = self.runbook, self.step
         if rb is None or step is None or step.command is None:
             self.notify("Nothing to run in this step.", timeout=3)
+            return
+        live = self._live()
+        if live is not None:
+            from cockpit import executor
+
+            env, iid = live
+            journal = env.store.journal(iid)
+            self._with_params(rb, step, lambda params: self._in_thread(
+                "dry run", lambda: executor.start(env.state_dir, iid, rb, step, params,
+                                                  author=journal.author, mode=env.store.mode,
+                                                  journal=journal, dry_run=True)))
             return
         params = self.params(rb)
         missing = [p.name for p in rb.missing_params(params, step)]

@@ -252,7 +252,10 @@ async def test_real_probes_hung_on_blackhole_do_not_block_loop(blackhole):
         lags.append(time.monotonic() - t0 - 0.01)
     health = task.result()[0]
     assert health.status == Status.FAIL
-    assert max(lags) < 0.1, max(lags)
+    # Not blocked behind the hung probes: a blocked loop would stall for their whole 1 s
+    # deadline. (How small the lag is, is a speed figure: benchmarks/bench_probes.py prints
+    # its p95 and max; a unit test on a shared 2-core box does not time it.)
+    assert max(lags) < 0.5, max(lags)
 
 
 async def test_split_brain_across_probes_of_one_service():

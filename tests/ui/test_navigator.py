@@ -1,0 +1,276 @@
+"""Pilot flows of the runbook navigator on a real journal, real processes and a real
+redis-server: execute then confirm, fail then retry, skip with a reason, the destructive
+gate, the verify gate (blocks, then passes), roll back, dry run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cockpit.config import Config, Milestones, ServiceConfig
+from cockpit.environment import LiveEnvironment
+from cockpit.incidents import IncidentStore
+from cockpit.steps import step_states
+from screens.app import CockpitApp
+from screens.forms import ParamForm, PromptForm
+from screens.runbooks import RunbookScreen
+
+RUNBOOK = """
+[runbook]
+id = "drill"
+title = "Drill"
+services = ["database"]
+priority = "P0"
+
+[[params]]
+name = "dir"
+type = "path"
+
+[[params]]
+name = "port"
+type = "port"
+
+[[steps]]
+id = "hello"
+title = "Say hello"
+command = ["sh", "-c", "echo hello from the step"]
+timeout = "30s"
+
+[[steps]]
+id = "flaky"
+title = "Fails once, then works"
+shell = "test -f {dir}/marker || {{ touch {dir}/marker; echo first try fails; exit 3; }}"
+timeout = "30s"
+destructive = false
+
+[[steps]]
+id = "manual"
+title = "Call the vendor"
+
+[[steps]]
+id = "danger"
+title = "Wipe the scratch file"
+command = ["rm", "-f", "{dir}/scratch"]
+destructive = true
+requires_confirmation_of = "database"
+
+[[steps]]
+id = "gated"
+title = "Restart the cache"
+command = ["true"]
+verify = { command = ["redis-cli", "-p", "{port}", "ping"], expect_output = "PONG", timeout = "5s" }
+
+[[steps]]
+id = "undoable"
+title = "Change something"
+command = ["sh", "-c", "touch {dir}/changed"]
+destructive = false
+rollback = { title = "Undo it", command = ["rm", "-f", "{dir}/changed"], destructive = true }
+"""
+
+
+def _ci_missing(what: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"required for CI and missing: {what}")
+    pytest.skip(f"missing: {what}")
+
+
+@pytest.fixture
+def redis_port(tmp_path):
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        _ci_missing("redis-server and redis-cli")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+            break
+        time.sleep(0.05)
+    yield port, proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        await pilot.pause(0.1)
+    return predicate()
+
+
+def _setup(tmp_path: Path):
+    rbdir = tmp_path / "runbooks"
+    rbdir.mkdir()
+    (rbdir / "drill.toml").write_text(RUNBOOK)
+    work = tmp_path / "work"
+    work.mkdir()
+    state = tmp_path / "state"
+    cfg = Config(path=None, environment="drill", mode="personal", milestones=Milestones(),
+                 services={"database": ServiceConfig("database", "PostgreSQL", "P0", 3600.0, 900.0)})
+    store = IncidentStore(state, author="alice")
+    iid = store.declare("Drill", "P1", ["database"])
+    store.close()
+    env = LiveEnvironment(cfg, state, probes=False)
+    return env, iid, rbdir, work
+
+
+def states(env, iid):
+    return step_states([e for e in IncidentStore(env.state_dir).entries(iid) if e.kind.startswith("step.")],
+                       "drill")
+
+
+async def open_step(pilot, app, step_id: str) -> RunbookScreen:
+    await pilot.press("r")
+    nav = app.screen
+    assert isinstance(nav, RunbookScreen)
+    steps = nav.query_one("#rb-steps")
+    index = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == step_id)
+    steps.focus()
+    steps.highlighted = index
+    await pilot.pause()
+    assert nav.step.id == step_id
+    return nav
+
+
+async def fill_params(pilot, app, work: Path, port: int) -> None:
+    """Answer the parameter form when it asks (it asks only for what the step still needs)."""
+    await pilot.pause(0.1)
+    if isinstance(app.screen, ParamForm):
+        values = {"dir": str(work), "port": str(port)}
+        for p in app.screen.params:
+            app.screen.query_one(f"#p-{p.name}").value = values[p.name]
+        await pilot.press("ctrl+s")
+
+
+async def test_navigator_flows(tmp_path, redis_port):
+    port, redis = redis_port
+    env, iid, rbdir, work = _setup(tmp_path)
+    app = CockpitApp(env, runbook_dirs=(rbdir,), tick=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_until(pilot, lambda: env.incident_id == iid)
+
+        # execute then confirm
+        nav = await open_step(pilot, app, "hello")
+        await pilot.press("x")
+        await fill_params(pilot, app, work, port)
+        assert await wait_until(pilot, lambda: nav.states.get(("drill", "hello")) is not None
+                                and nav.states[("drill", "hello")].state == "succeeded")
+        nav._show_step(nav.step)
+        shown = str(nav.query_one("#rb-step-text").render())
+        assert "hello from the step" in shown
+        await pilot.press("c")
+        assert await wait_until(pilot, lambda: nav.states[("drill", "hello")].state == "confirmed")
+
+        # fail then retry
+        steps = nav.query_one("#rb-steps")
+        steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "flaky")
+        await pilot.pause()
+        await pilot.press("x")
+        await fill_params(pilot, app, work, port)
+        ok = await wait_until(pilot, lambda: nav.states.get(("drill", "flaky")) is not None
+                              and nav.states[("drill", "flaky")].state == "failed")
+        assert ok, (nav.states.get(("drill", "flaky")), list(app._notifications), app.focused, nav.step.id, app.screen)
+        assert nav.states[("drill", "flaky")].exit_code == 3
+        await pilot.press("x")  # a failed step may run again: attempt 2
+        assert await wait_until(pilot, lambda: nav.states[("drill", "flaky")].state == "succeeded")
+        assert nav.states[("drill", "flaky")].attempt == 2
+
+        # skip with a reason (manual step)
+        steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "manual")
+        await pilot.pause()
+        await pilot.press("k")
+        assert isinstance(app.screen, PromptForm)
+        await pilot.press(*"vendor unreachable", "enter")
+        assert await wait_until(pilot, lambda: nav.states.get(("drill", "manual")) is not None
+                                and nav.states[("drill", "manual")].state == "skipped")
+        assert nav.states[("drill", "manual")].reason == "vendor unreachable"
+
+        # destructive: refused until the service name is typed
+        (work / "scratch").write_text("x")
+        steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "danger")
+        await pilot.pause()
+        await pilot.press("x")
+        form = app.screen
+        assert isinstance(form, PromptForm) and form.expect == "database"
+        await pilot.press(*"datab", "enter")
+        assert isinstance(app.screen, PromptForm)  # wrong: still asking, nothing ran
+        assert (work / "scratch").exists()
+        await pilot.press("escape")
+        assert ("drill", "danger") not in states(env, iid)
+        await pilot.press("x")
+        await pilot.press(*"database", "enter")
+        assert await wait_until(pilot, lambda: nav.states.get(("drill", "danger")) is not None
+                                and nav.states[("drill", "danger")].state == "succeeded")
+        assert not (work / "scratch").exists()
+
+        # verify gate against a real redis-server: blocks while it is down, passes once up
+        steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "gated")
+        await pilot.pause()
+        await pilot.press("x")
+        await fill_params(pilot, app, work, port)
+        assert await wait_until(pilot, lambda: nav.states.get(("drill", "gated")) is not None
+                                and nav.states[("drill", "gated")].state == "succeeded")
+        redis.terminate()
+        redis.wait(10)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert nav.states[("drill", "gated")].state == "succeeded"  # refused: no verify yet
+        await pilot.press("v")
+        await fill_params(pilot, app, work, port)
+        assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].verify is False)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert nav.states[("drill", "gated")].state == "succeeded"  # refused: verify failed
+        restarted = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+                    break
+                time.sleep(0.05)
+            await pilot.press("v")
+            assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].verify is True)
+            await pilot.press("c")
+            assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].state == "confirmed")
+        finally:
+            restarted.terminate()
+            restarted.wait(10)
+
+        # roll back (a destructive rollback asks for the service name too)
+        steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "undoable")
+        await pilot.pause()
+        await pilot.press("x")
+        assert await wait_until(pilot, lambda: (work / "changed").exists())
+        assert await wait_until(pilot, lambda: nav.states.get(("drill", "undoable")) is not None
+                                and nav.states[("drill", "undoable")].state == "succeeded")
+        await pilot.press("b")
+        await pilot.press(*"database", "enter")
+        ok = await wait_until(pilot, lambda: nav.states[("drill", "undoable")].state == "rolled_back")
+        assert ok, (app.screen.query_one("#text").value, str(app.screen.query_one(".error").render()), app.screen.expect)
+        assert not (work / "changed").exists()
+
+        # dry run: the exact argv, nothing runs
+        steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "danger")
+        await pilot.pause()
+        (work / "scratch").write_text("x")
+        await pilot.press("p")
+        assert await wait_until(pilot, lambda: any(e.kind == "step.dry_run"
+                                                   for e in IncidentStore(env.state_dir).entries(iid)))
+        assert (work / "scratch").exists()
+    kinds = [e.kind for e in IncidentStore(env.state_dir).entries(iid)]
+    for k in ("step.started", "step.succeeded", "step.failed", "step.confirmed", "step.skipped",
+              "step.verify_failed", "step.verify_passed", "step.rolled_back", "step.dry_run"):
+        assert k in kinds, k
