@@ -191,6 +191,11 @@ class CockpitApp(App[int]):
         t.append(one_line(text, 400))
         return t
 
+    def on_log_view_open(self, message: LogView.Open) -> None:
+        from .modals import EntryScreen
+
+        self.push_screen(EntryScreen(message.entry, message.mark))
+
     def on_health_pane_open(self, message: HealthPane.Open) -> None:
         h = self._health.get(message.service_id)
         if h is not None:

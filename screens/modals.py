@@ -39,6 +39,8 @@ HELP = [
         ("up / down, pgup / pgdn", "move"),
         ("home / end", "newest / oldest"),
         ("o", "newest first / oldest first"),
+        ("enter", "the whole entry"),
+        ("/ , f, escape", "search, filter by kind or author, clear"),
     ]),
     ("Any dialog", [("escape", "close")]),
 ]
@@ -131,3 +133,38 @@ NAV_HELP = [
 
 class NavigatorHelp(HelpScreen):
     SECTIONS = NAV_HELP
+
+
+class EntryScreen(CloseableModal):
+    """One log entry in full: who, when, what kind, the whole text, every field (sanitized)."""
+
+    def __init__(self, entry, mark: str = "") -> None:
+        super().__init__()
+        self.entry = entry
+        self.mark = mark
+
+    def compose(self) -> ComposeResult:
+        from cockpit.incident import describe
+
+        e = self.entry
+        label, text = describe(e)
+        head = Text()
+        if self.mark:
+            head.append(f"{self.mark.strip()}  ", style="bold red")
+        head.append(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.ts)), style="dim")
+        head.append(f"  {one_line(e.author, 40)}", style="bold")
+        head.append(f"  {one_line(e.kind, 40)} ({label})\n\n", style="cyan")
+        body = (e.data or {}).get("text") if isinstance((e.data or {}).get("text"), str) else text
+        head.append(clean(body, keep_newlines=True, limit=20000) + "\n")
+        t = Table(show_header=False, box=None, padding=(0, 1))
+        t.add_column(style="cyan", no_wrap=True)
+        t.add_column()
+        for k, v in sorted((e.data or {}).items()):
+            if k != "text":
+                t.add_row(Text(one_line(k, 40)), Text(one_line(v, 500)))
+        if getattr(e, "id", ""):
+            t.add_row("entry", Text(one_line(e.id, 120)))
+        with VerticalScroll() as v:
+            v.border_title = "Log entry"
+            yield Static(head)
+            yield Static(t)

@@ -233,9 +233,11 @@ class ClockPane(Vertical, can_focus=True):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" {incident.severity} ", style="bold white on red" if incident.severity in ("P0", "P1") else "bold")
         t.append(f" {incident.status.upper()} ", style="bold")
-        ic = incident.role("commander")
-        if ic:
-            t.append(f"IC {one_line(ic, 12)}", style="dim")
+        for role, short in (("commander", "IC"), ("communications", "comms"), ("scribe", "scribe")):
+            who = incident.role(role)
+            if who:
+                t.append(f"{short} ", style="dim")
+                t.append(f"{one_line(who, 12)} ")
         head.set(t)
         title.set(Text(one_line(incident.title, 120), style="bold"))
         self._rows(clocks, ())
@@ -312,7 +314,14 @@ class LogView(ScrollView, can_focus=True):
         Binding("slash", "app.search_log", "Search", key_display="/"),
         Binding("f", "app.filter_log", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("enter", "open", "Entry", show=False),
     ]
+
+    class Open(Message):
+        def __init__(self, mark: str, entry: object) -> None:
+            super().__init__()
+            self.mark = mark
+            self.entry = entry
     DEFAULT_CSS = "LogView { height: 1fr; }"
     cursor: reactive[int] = reactive(0)
     newest_first: reactive[bool] = reactive(True)
@@ -446,6 +455,11 @@ class LogView(ScrollView, can_focus=True):
         self.cursor = 0
         self.scroll_to(y=0, animate=False)
         self.refresh()
+
+    def action_open(self) -> None:
+        it = self.item(self.cursor)
+        if it is not None:
+            self.post_message(self.Open(*it))
 
     def action_clear_filter(self) -> None:
         if self._predicate is not None:

@@ -150,3 +150,15 @@ async def test_hostile_text_is_shown_inert():
         plain = str(shown)
         assert "\x1b" not in plain and "\u202e" not in plain
         assert "[bold red]markup[/]" in plain
+
+
+async def test_enter_on_a_log_line_shows_the_whole_entry():
+    from screens.modals import EntryScreen
+
+    app = demo_app(at=1380)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3", "enter")
+        assert isinstance(app.screen, EntryScreen)
+        assert "PIR within 7 days" in str(app.screen.query("Static").first().render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, EntryScreen)

@@ -274,3 +274,64 @@ async def test_navigator_flows(tmp_path, redis_port):
     for k in ("step.started", "step.succeeded", "step.failed", "step.confirmed", "step.skipped",
               "step.verify_failed", "step.verify_passed", "step.rolled_back", "step.dry_run"):
         assert k in kinds, k
+
+
+FLOOD = """
+[runbook]
+id = "flood"
+title = "Flood"
+services = ["database"]
+
+[[steps]]
+id = "gib"
+title = "Print 1 GiB"
+command = ["head", "-c", "1073741824", "/dev/zero"]
+timeout = "2m"
+"""
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.stress
+async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_path):
+    env, iid, rbdir, _work = _setup(tmp_path)
+    (rbdir / "flood.toml").write_text(FLOOD)
+    app = CockpitApp(env, runbook_dirs=(rbdir,), tick=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_until(pilot, lambda: env.incident_id == iid)
+        await pilot.press("r")
+        nav = app.screen
+        runbooks = nav.query_one("#rb-list")
+        runbooks.highlighted = next(i for i in range(runbooks.option_count)
+                                    if runbooks.get_option_at_index(i).id == "flood")
+        await pilot.pause()
+        nav.query_one("#rb-steps").focus()
+        await pilot.pause()
+        assert nav.step.id == "gib"
+        before = _rss_kib()
+        await pilot.press("x")
+        peak = before
+        keys = 0
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            st = nav.states.get(("flood", "gib"))
+            if st is not None and st.state == "succeeded":
+                break
+            await pilot.press("question_mark")  # the UI answers while 1 GiB streams to disk
+            assert app.screen.__class__.__name__ == "NavigatorHelp"
+            await pilot.press("escape")
+            keys += 1
+            peak = max(peak, _rss_kib())
+            await pilot.pause(0.2)
+        st = nav.states[("flood", "gib")]
+        assert st.state == "succeeded" and st.output.bytes == 1 << 30
+        assert len(st.output.sha256) == 64
+        assert keys >= 1
+        assert (peak - before) < 32 * 1024, f"UI grew by {(peak - before) // 1024} MiB"
+        text = str(nav.query_one("#rb-step-text").render())
+        assert "1,073,741,824 bytes" in text
