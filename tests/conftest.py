@@ -16,15 +16,6 @@ os.environ["TZ"] = "UTC"
 os.environ.pop("NO_COLOR", None)
 
 
-def need(condition: bool, what: str) -> None:
-    """A test that needs a service: skip when missing, but fail under CI (never a silent skip)."""
-    if condition:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"required for CI and missing: {what}")
-    pytest.skip(f"missing: {what}")
-
-
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")

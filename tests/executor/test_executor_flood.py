@@ -7,6 +7,7 @@ import hashlib
 import time
 
 import pytest
+from shared_fakes import rss_kib
 
 from cockpit import executor
 from cockpit.executor import StartedRun
@@ -27,14 +28,6 @@ command = ["head", "-c", "1G", "/dev/zero"]
 timeout = "2m"
 destructive = false
 """
-
-
-def rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def zeros_sha256(n: int) -> str:

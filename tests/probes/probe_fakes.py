@@ -19,37 +19,13 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rrset
+from shared_fakes import Blackhole  # noqa: F401 - re-exported for the probe tests
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Blackhole:
-    """A listener whose accept queue is full: further connects hang (SYNs dropped)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(0)
-        self.port = self.sock.getsockname()[1]
-        self.fillers = []
-        for _ in range(3):
-            c = socket.socket()
-            c.setblocking(False)
-            try:
-                c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(c)
-        time.sleep(0.05)
-
-    def close(self) -> None:
-        for c in self.fillers:
-            c.close()
-        self.sock.close()
 
 
 def _iso(t: float) -> str:

@@ -11,18 +11,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from probe_fakes import free_port
+from shared_fakes import require
 
 
 def need(what: str, ok: bool) -> None:
     """A missing server binary fails under CI=true and skips elsewhere."""
-    if ok:
-        return
-    msg = f"{what} is not installed"
-    if os.environ.get("CI") == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
+    require(ok, f"{what} is not installed")
 
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 
 import pytest
+from shared_fakes import require
 
 from cockpit.runbooks import builtin_dir, load_library
 
@@ -31,13 +32,6 @@ def _pg_bin() -> str | None:
 PG_BIN = _pg_bin()
 
 
-def _missing(what: str) -> None:
-    """A missing server fails under CI=true (never a silent skip there), skips elsewhere."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"required for CI and missing: {what}")
-    pytest.skip(f"missing: {what}")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,7 +45,7 @@ def _as_postgres(*argv: str) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres():
     if PG_BIN is None or (os.geteuid() == 0 and not shutil.which("runuser")):
-        _missing("PostgreSQL server binaries (initdb) and runuser")
+        require(False, "PostgreSQL server binaries (initdb) and runuser")
     base = tempfile.mkdtemp(prefix="rb-pg-", dir="/tmp")
     os.chmod(base, 0o755)
     data = os.path.join(base, "data")

@@ -6,37 +6,14 @@ from __future__ import annotations
 import socket
 import time
 
+from shared_fakes import Blackhole
+
 from cockpit.config import Config, Milestones, ProbeConfig, ServiceConfig
 from cockpit.environment import LiveEnvironment
 from cockpit.health import Status
 from screens.app import CockpitApp
 from screens.modals import ServiceDetailScreen
 from screens.widgets import HealthPane, ServiceRow
-
-
-class Blackhole:
-    """A listener whose accept queue is full: further connects hang (SYNs dropped)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(0)
-        self.port = self.sock.getsockname()[1]
-        self.fillers = []
-        for _ in range(3):
-            c = socket.socket()
-            c.setblocking(False)
-            try:
-                c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(c)
-        time.sleep(0.05)
-
-    def close(self) -> None:
-        for c in self.fillers:
-            c.close()
-        self.sock.close()
 
 
 def tcp_probe(name: str, port: int, deadline: float = 2.0, interval: float = 1.0) -> ProbeConfig:

@@ -4,7 +4,6 @@ gate, the verify gate (blocks, then passes), roll back, dry run."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_fakes import require, rss_kib
 
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.environment import LiveEnvironment
@@ -75,16 +75,9 @@ rollback = { title = "Undo it", command = ["rm", "-f", "{dir}/changed"], destruc
 """
 
 
-def _ci_missing(what: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"required for CI and missing: {what}")
-    pytest.skip(f"missing: {what}")
-
-
 @pytest.fixture
 def redis_port(tmp_path):
-    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
-        _ci_missing("redis-server and redis-cli")
+    require(bool(shutil.which("redis-server") and shutil.which("redis-cli")), "redis-server and redis-cli")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -290,13 +283,6 @@ timeout = "2m"
 """
 
 
-def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 @pytest.mark.stress
 async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_path):
     env, iid, rbdir, _work = _setup(tmp_path)
@@ -313,7 +299,7 @@ async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_p
         nav.query_one("#rb-steps").focus()
         await pilot.pause()
         assert nav.step.id == "gib"
-        before = _rss_kib()
+        before = rss_kib()
         await pilot.press("x")
         peak = before
         keys = 0
@@ -326,7 +312,7 @@ async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_p
             assert app.screen.__class__.__name__ == "NavigatorHelp"
             await pilot.press("escape")
             keys += 1
-            peak = max(peak, _rss_kib())
+            peak = max(peak, rss_kib())
             await pilot.pause(0.2)
         st = nav.states[("flood", "gib")]
         assert st.state == "succeeded" and st.output.bytes == 1 << 30
