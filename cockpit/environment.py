@@ -41,6 +41,8 @@ def derive(env: Environment) -> tuple[float, list[ServiceHealth], Sequence[Entry
     now = env.clock.now()
     health = env.health()
     entries = env.entries()
+    if getattr(env, "loading", False):  # a preview of the newest entries: no state from it
+        return now, health, entries, None, []
     folder = getattr(env, "_folder", None)
     if folder is None:
         folder = Folder()
@@ -152,6 +154,7 @@ class LiveEnvironment:
         self.priorities = {s.id: s.priority for s in config.services.values()}
         self.store = IncidentStore(state_dir, mode=config.mode, clock=self.clock)
         self.incident_id: str | None = None
+        self.loading = False  # True while a big incident's first load runs (a preview shows)
         self._entries: list = []
         self._follower = None
         self._changed: Callable[[], None] | None = None
@@ -264,6 +267,16 @@ class LiveEnvironment:
             return
         import gc
 
+        from .journal.watch import preview_tail
+
+        # A big incident takes a second to load and verify: show its newest entries first
+        # (read from the files' ends), marked as loading, then the whole verified record.
+        preview = [e for e in preview_tail(self.state_dir, incident_id) if e.kind != "session-start"]
+        if len(preview) > 200:
+            self._entries = preview
+            self.loading = True
+            if self._changed is not None:
+                self._changed()
         self._follower = Follower(self.state_dir, incident_id)
         # Loading 100,000 entries makes ~1M objects: no cyclic GC while they are built (30 %
         # faster), and frozen afterwards so later collections never walk them (no pauses).
@@ -273,6 +286,7 @@ class LiveEnvironment:
         finally:
             gc.enable()
             gc.freeze()
+            self.loading = False
 
     def _merge(self, new: list) -> bool:
         new = [e for e in new if e.kind != "session-start"]

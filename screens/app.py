@@ -167,7 +167,11 @@ class CockpitApp(App[int]):
             rto = short_duration(s.rto) if s.rto else "-"
             rpo = short_duration(s.rpo) if s.rpo else "-"
             targets.append((one_line(s.title, 15), rto, rpo))
-        screen.query_one(ClockPane).show(incident, clocks, targets)
+        loading = getattr(self.env, "loading", False)
+        screen.query_one(ClockPane).show(incident, clocks, targets, loading=loading)
+        log_title = "Incident log [3]" + (" (loading: newest entries first)" if loading else "")
+        if screen.query_one(LogView).border_title != log_title:
+            screen.query_one(LogView).border_title = log_title
         count = (id(entries), len(entries), len(self.pending), len(self.unsaved))
         if count != self._entry_count:
             self._entry_count = count

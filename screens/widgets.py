@@ -222,9 +222,14 @@ class ClockPane(Vertical, can_focus=True):
             yield row
 
     def show(self, incident: IncidentState | None, clocks: Sequence[ClockView],
-             targets: Sequence[tuple[str, str, str]]) -> None:
+             targets: Sequence[tuple[str, str, str]], loading: bool = False) -> None:
         head = self.query_one("#incident-line", Cell)
         title = self.query_one("#incident-title", Cell)
+        if loading:
+            head.set(Text("Loading the incident…", style="bold"))
+            title.set(Text("clocks follow once every entry is read", style="dim"))
+            self._rows([], [])
+            return
         if incident is None:
             head.set(Text("No incident declared.", style="dim"))
             title.set(Text("Targets of the plan:", style="dim"))

@@ -111,3 +111,21 @@ def test_recovery_at_open_is_journaled(state_dir):
         assert len(j2.recovered) == 1
     kinds = [e.kind for e in read_incident(state_dir, "r").entries]
     assert kinds.count("recovered") == 1
+
+
+def test_preview_tail_reads_the_newest_records_of_every_writer(tmp_path):
+    """What a big incident shows while its verified load runs: the newest entries, unverified."""
+    from cockpit.journal import Journal
+    from cockpit.journal.watch import preview_tail
+
+    writers = [Journal(tmp_path, "big", author=f"eng{i}") for i in range(3)]
+    for n in range(400):
+        writers[n % 3].append("note", {"type": "observation", "text": f"entry {n} " + "x" * 200})
+    for w in writers:
+        w.close()
+    entries = preview_tail(tmp_path, "big", per_file=16 * 1024)
+    texts = [e.data.get("text", "") for e in entries if e.kind == "note"]
+    assert texts and all(not e.verified for e in entries)
+    assert texts[-1].startswith("entry 399 ")  # the newest of all
+    assert 0 < len(texts) < 400  # only the ends of the files were read
+    assert [e.ts for e in entries] == sorted(e.ts for e in entries)
