@@ -28,6 +28,16 @@ def _duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _speed(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < v <= 1000:
+        raise argparse.ArgumentTypeError("the speed must be above 0 and at most 1000")
+    return v
+
+
 def builtin_runbook_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "runbooks"
 
@@ -64,18 +74,35 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     d.add_argument("--scenario", metavar="FILE", help="play this scenario file instead of the built-in demo")
     d.add_argument("--at", type=_duration, default=parse_duration("4m"), metavar="OFFSET",
                    help="start this far into the scenario (default 4m; e.g. 0s, 90s, 12m)")
-    d.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    d.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second (default 1)")
     d.add_argument("--paused", action="store_true", help="freeze the simulated clock")
     d.set_defaults(func=cmd_demo)
     if full:
         _optional_parsers(sub)
+    _global_options_everywhere(sub)
     return p
+
+
+def _global_options_everywhere(sub) -> None:
+    """``cockpit status --config X`` works as well as ``cockpit --config X status``."""
+    for parser in set(sub.choices.values()):
+        known = {o for a in parser._actions for o in a.option_strings}
+        if "--config" not in known:
+            parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                                help="the cockpit.toml to use")
+        if "--state-dir" not in known:
+            parser.add_argument("--state-dir", metavar="DIR", default=argparse.SUPPRESS,
+                                help="where incidents and last-known health are kept")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _global_options_everywhere(action)
 
 
 def _needs_full_parser(argv: list[str]) -> bool:
     """Only ``cockpit`` and ``cockpit demo`` skip importing the other commands (start-up time)."""
     if any(a in ("-h", "--help") for a in argv):
         return True
+
     i = 0
     while i < len(argv):
         a = argv[i]

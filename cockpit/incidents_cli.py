@@ -54,6 +54,11 @@ def _run(fn, args) -> int:
 
 
 def _declare(store: IncidentStore, args) -> int:
+    cfg = getattr(args, "config", None)
+    known = set(getattr(cfg, "services", {}) or {})
+    unknown = [s for s in args.service or [] if known and s not in known]
+    if unknown:
+        raise IncidentError(f"unknown service {unknown[0]!r} (in {cfg.path}: {', '.join(sorted(known))})")
     impact = parse_when(args.impact_start, store.clock.now()) if args.impact_start else None
     iid = store.declare(args.title, args.severity, args.service or [], impact)
     print(iid)
@@ -67,12 +72,14 @@ def _status(store: IncidentStore, args) -> int:
 
 
 def _note(store: IncidentStore, args) -> int:
-    store.note(args.incident, " ".join(args.text), args.type)
+    e = store.note(args.incident, " ".join(args.text), args.type)
+    print(f"{args.incident}: {args.type} noted ({e.id})")
     return 0
 
 
 def _assign(store: IncidentStore, args) -> int:
     store.assign(args.incident, args.role, args.person)
+    print(f"{args.incident}: {args.role} is {one_line(args.person, 60)}")
     return 0
 
 

@@ -130,6 +130,9 @@ def _type_error(kind: str, value: Any) -> str | None:
         "any": True,
     }
     if kind == "duration":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # a bare 15 is ambiguous (seconds? minutes?) in a file people edit under stress
+            return f"write the unit: \"{value}s\", \"{value}m\" or \"{value}h\""
         try:
             parse_duration(value)
         except ValueError as e:

@@ -158,7 +158,8 @@ class CockpitApp(App[int]):
             banner.update(Text(f" JOURNAL NOT WRITABLE: {one_line(error, 200)}. Read-only: "
                                f"{len(self.unsaved)} unsaved entr{'y' if len(self.unsaved) == 1 else 'ies'} "
                                "kept in memory; destructive steps refused. ", style="bold white on red"))
-        screen.query_one(TitleBar).show(self.env.name, now, incident, self.simulated)
+        screen.query_one(TitleBar).show(self.env.name, now, incident, self.simulated,
+                                        bool(getattr(self.env.clock, "paused", False)))
         screen.query_one(HealthPane).show(health, now)
         targets = []
         for s in self.env.services:
@@ -216,6 +217,16 @@ class CockpitApp(App[int]):
             return
         self.push_screen(RunbookScreen(self.runbook_dirs, self._failing(),
                                        getattr(self.env, "config", None), self.env))
+
+    def notify(self, message, *, title: str = "", severity="information", timeout=None,
+               markup: bool = True) -> None:
+        """Every notification here carries data (commands, errors, names): never Rich markup,
+        and never an escape sequence."""
+        from cockpit.sanitize import clean
+
+        text = message.plain if isinstance(message, Text) else str(message)
+        super().notify(clean(text, keep_newlines=True, limit=4000), title=one_line(title, 80),
+                       severity=severity, timeout=timeout, markup=False)
 
     def _fatal_error(self) -> None:
         """Never print a traceback with locals (they hold DSNs and tokens): write a redacted
@@ -280,7 +291,7 @@ class CockpitApp(App[int]):
 
         downs = [h.down_since for h in self._health.values() if getattr(h, "down_since", None)]
         form = DeclareForm([(s.id, s.title) for s in self.env.services], self._failing(),
-                           min(downs) if downs else None)
+                           min(downs) if downs else None, self.env.clock.now())
 
         def done(v) -> None:
             if v:

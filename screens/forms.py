@@ -51,10 +51,11 @@ class Form(ModalScreen[dict | None]):
     DEFAULT_CSS = FORM_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Save")]
     TITLE = ""
+    HINT = "enter / ctrl+s: OK · escape: cancel"
 
     def on_mount(self) -> None:
         box = self.query_one(Vertical)
-        box.border_subtitle = "enter / ctrl+s: save · escape: cancel"
+        box.border_subtitle = self.HINT
         for w in self.query(Input):
             w.cursor_blink = False
         self.focus_first()
@@ -94,11 +95,12 @@ class Form(ModalScreen[dict | None]):
 
 class DeclareForm(Form):
     def __init__(self, services: Sequence[tuple[str, str]], failing: set[str],
-                 impact_start: float | None) -> None:
+                 impact_start: float | None, now: float | None = None) -> None:
         super().__init__()
         self.services = services
         self.failing = failing
         self.impact_start = impact_start
+        self.now = now if now is not None else time.time()
 
     def compose(self) -> ComposeResult:
         with Vertical() as v:
@@ -111,7 +113,7 @@ class DeclareForm(Form):
             yield Label("Affected services (space toggles; pre-selected: failing now)")
             yield SelectionList[str](*[(Text(one_line(t, 40)), sid, sid in self.failing)
                                        for sid, t in self.services], id="services", compact=True)
-            yield Label("Impact start, UTC (HH:MM:SS; default: the first failing probe, else now)")
+            yield Label("Impact start, UTC, HH:MM:SS (pre-filled: first failing probe; empty: now)")
             default = time.strftime("%H:%M:%S", time.gmtime(self.impact_start)) if self.impact_start else ""
             yield Input(value=default, placeholder="HH:MM:SS", id="impact", compact=True)
             yield from self.buttons("Declare")
@@ -132,12 +134,12 @@ class DeclareForm(Form):
                 while len(parts) < 3:
                     parts.append(0)
                 h, m, s = parts[:3]
-                base = self.impact_start or time.time()
-                day = time.gmtime(base)
-                impact = float(time.mktime((day.tm_year, day.tm_mon, day.tm_mday, h, m, s, 0, 0, 0))
-                               - time.timezone)
-                if impact > base + 60:
-                    impact -= 86400  # a time after now means yesterday
+                import calendar
+
+                day = time.gmtime(self.now)
+                impact = float(calendar.timegm((day.tm_year, day.tm_mon, day.tm_mday, h, m, s, 0, 0, 0)))
+                if impact > self.now + 60:
+                    impact -= 86400  # a time later than now today means yesterday
             except (ValueError, OverflowError):
                 self.fail("Impact start: write HH:MM or HH:MM:SS (UTC).")
                 return None
@@ -218,7 +220,8 @@ class RoleForm(Form):
 
 
 class UpdateForm(Form):
-    BINDINGS = [*Form.BINDINGS, Binding("ctrl+y", "copy", "Copy (OSC 52)")]
+    BINDINGS = [*Form.BINDINGS, Binding("ctrl+y", "copy", "Copy (OSC 52)", priority=True)]
+    HINT = "ctrl+s: save to the log · ctrl+y: copy · escape: cancel"
 
     def __init__(self, draft: str) -> None:
         super().__init__()

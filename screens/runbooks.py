@@ -404,8 +404,7 @@ class RunbookScreen(Screen):
         if isinstance(result, ClaimedBy):
             self.notify(f"Not started: {one_line(str(result), 200)}", severity="warning", timeout=10)
         elif isinstance(result, DryRun):
-            self.notify(Text(clean(result.display(), keep_newlines=True)),
-                        title="Dry run: nothing was run", timeout=15)
+            self.notify(result.display(), title="Dry run: nothing was run", timeout=15)
         self._states_key = None
         poll = getattr(self.env, "poll", None)
         if poll is not None:
@@ -600,7 +599,7 @@ class RunbookScreen(Screen):
         msg = (f"argv: {rendered.display()}\ncwd: {rendered.cwd or '(current)'}\n"
                f"env: {', '.join(rendered.env_names) or '(base only)'}\n"
                f"timeout: {format_duration(rendered.timeout)}")
-        self.notify(Text(clean(msg, keep_newlines=True)), title="Dry run: nothing was run", timeout=15)
+        self.notify(msg, title="Dry run: nothing was run", timeout=15)
 
 
 def load(dirs: tuple[Path, ...]) -> Library:

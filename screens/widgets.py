@@ -287,10 +287,13 @@ class TitleBar(Horizontal):
     def compose(self):
         yield from self.cells.values()
 
-    def show(self, environment: str, now: float, incident: IncidentState | None, simulated: bool) -> None:
+    def show(self, environment: str, now: float, incident: IncidentState | None, simulated: bool,
+             paused: bool = False) -> None:
         t = Text(time.strftime("%H:%M:%S", time.gmtime(now)) + " UTC")
         if simulated:
             t.append(" SIM", style="bold cyan")
+        if paused:
+            t.append(" PAUSED", style="bold yellow")
         self.cells["time"].set(t)
         inc = Text()
         if incident is not None and incident.active:

@@ -69,8 +69,10 @@ def test_good_config_loads(tmp_path):
 BROKEN = {
     "bad toml": ("[cockpit]\nenvironment = \"x\"\n[services.database\n", 3, "invalid TOML"),
     "unknown key": ("[cockpit]\nenvironment = \"x\"\ncolour = \"red\"\n", 3, "cockpit.colour: unknown key"),
-    "wrong type": ("[services.database]\ntitle = \"PG\"\nrto = 60\npriority = 0\n", 4,
+    "wrong type": ("[services.database]\ntitle = \"PG\"\nrto = \"60s\"\npriority = 0\n", 4,
                    "services.database.priority: expected a string"),
+    "duration without unit": ("[services.database]\ntitle = \"PG\"\nrto = 15\n", 3,
+                              "services.database.rto: write the unit: \"15s\", \"15m\" or \"15h\""),
     "bad duration": ("[services.database]\ntitle = \"PG\"\n\nrto = \"soon\"\n", 4,
                      "services.database.rto: expected a duration"),
     "missing required": ("[services.database]\npriority = \"P0\"\n", 1,

@@ -35,10 +35,20 @@ def _summary(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True) if data else ""
 
 
+KNOWN = ("note", "incident.", "role.", "health", "step.")
+
+
 def format_entry(e: Entry) -> str:
+    """One readable line; the incident's own kinds in words, anything else as its data."""
+    from cockpit.incident import describe
+
     mark = "" if e.verified else " [UNVERIFIED]"
-    line = (f"{_fmt_ts(e.ts)} {one_line(e.author, 40)} {one_line(e.kind, 40)}{mark}: "
-            f"{one_line(_summary(e.data), 400)}")
+    if e.kind.startswith(KNOWN):
+        label, text = describe(e)
+    else:
+        label, text = e.kind, _summary(e.data)
+    line = (f"{_fmt_ts(e.ts)} {one_line(e.author, 40)} {one_line(label, 40)}{mark}: "
+            f"{one_line(text, 400)}")
     return line.rstrip(": ")
 
 
@@ -74,6 +84,8 @@ def cmd_log(args: argparse.Namespace) -> int:
         return 2
     out = sys.stdout
     for e in res.entries:
+        if not args.json and not args.all and e.kind == "session-start":
+            continue  # bookkeeping of each writer process: --all shows it
         if args.json:
             # ensure_ascii: every control or bidi character is a \\u escape, safe on a terminal
             out.write(json.dumps(e.as_json(), ensure_ascii=True, sort_keys=True) + "\n")
@@ -90,5 +102,7 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("log", help="print an incident's merged timeline")
     p.add_argument("incident", help="incident id")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per line (every record)")
+    p.add_argument("--all", action="store_true",
+                   help="also the session-start record of every writer process")
     p.set_defaults(func=cmd_log)

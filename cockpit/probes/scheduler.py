@@ -389,11 +389,21 @@ class Scheduler:
         st = self.states.get((service, name))
         if st is None:
             return
+        if res.error_class == base.CONFIG:
+            # our configuration is wrong, not the service: never "DOWN" (nor an exit code 2)
+            res = replace(res, status=Status.UNKNOWN, raw_status=res.status,
+                          summary=f"probe misconfigured: {res.summary}")
         damped = st.damper.feed(res.status, res.observed_at)
-        if res.error_class == base.OFFLINE:
-            stored = res  # UNKNOWN "cockpit offline", the probe's own verdict in raw_status
+        if res.error_class in (base.OFFLINE, base.CONFIG):
+            stored = res  # UNKNOWN, the probe's own verdict in raw_status
         elif damped == res.status:
             stored = res
+        elif damped == Status.OK and res.status in (Status.WARN, Status.FAIL):
+            # failing but not yet confirmed (fail_after): amber, never a green word next to
+            # a "refused" summary
+            n = st.damper.bad_streak
+            stored = replace(res, status=Status.WARN, raw_status=res.status,
+                             summary=f"unconfirmed ({n} of {st.target.fail_after}): {res.summary}")
         else:
             stored = replace(res, status=damped, raw_status=res.status)
         st.last = stored

@@ -60,11 +60,13 @@ def test_log_text_is_terminal_safe(state_dir, incident, capsys):
     assert run(state_dir, "log", "inc-1") == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 2  # the session-start bookkeeping record only with --all
     assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
-    assert lines[1].startswith("2025-11-28T06:13:35.000Z alice")
-    assert "note: DB down" in lines[1]
-    assert "step-done" in lines[2] and '"rc": 0' in lines[2]
+    assert lines[0].startswith("2025-11-28T06:13:35.000Z alice")
+    assert "note: DB down" in lines[0] or "observation: DB down" in lines[0]
+    assert "step-done" in lines[1] and '"rc": 0' in lines[1]
+    assert run(state_dir, "log", "inc-1", "--all") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
 
 
 def test_log_json(state_dir, incident, capsys):
