@@ -147,7 +147,10 @@ def describe(e: EntryLike) -> tuple[str, str]:
     if k == "incident.updated":
         return "updated", ", ".join(f"{a}={b}" for a, b in d.items())
     if k == "role.assigned":
-        return "role", f"{d.get('role', '?')}: {d.get('person', '?')}"
+        text = f"{d.get('person', '?')} is now {d.get('role', '?')}"
+        if d.get("handover_from"):
+            text += f" (handed over from {d['handover_from']})"
+        return "role", text
     if k == "health":
         return "health", f"{d.get('service', '?')} {str(d.get('status', '?')).upper()} {d.get('summary', '')}"
     if k.startswith("step."):

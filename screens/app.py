@@ -52,6 +52,24 @@ class MainScreen(Screen):
             yield log
         yield Footer()
 
+    TITLES = {"health": "Health [1]", "clocks": "Incident clocks [2]", "log": "Incident log [3]"}
+
+    def on_descendant_focus(self, event) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self, event) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        """The focused area says so in words too (not by border colour alone)."""
+        for wid, title in self.TITLES.items():
+            w = self.query_one(f"#{wid}")
+            base = w.border_title or title
+            base = base.removeprefix("▶ ")
+            want = f"▶ {base}" if w.has_focus else base
+            if w.border_title != want:
+                w.border_title = want
+
     def on_mount(self) -> None:
         self.app.main_screen = self
         self.app.refresh_view()
@@ -170,9 +188,11 @@ class CockpitApp(App[int]):
             targets.append((one_line(s.title, 15), rto, rpo))
         loading = getattr(self.env, "loading", False)
         screen.query_one(ClockPane).show(incident, clocks, targets, loading=loading)
-        log_title = "Incident log [3]" + (" (loading: newest entries first)" if loading else "")
-        if screen.query_one(LogView).border_title != log_title:
-            screen.query_one(LogView).border_title = log_title
+        log = screen.query_one(LogView)
+        log_title = ("▶ " if log.has_focus else "") + "Incident log [3]" + (
+            " (loading: newest entries first)" if loading else "")
+        if log.border_title != log_title:
+            log.border_title = log_title
         count = (id(entries), len(entries), len(self.pending), len(self.unsaved))
         if count != self._entry_count:
             self._entry_count = count

@@ -110,8 +110,8 @@ class DeclareForm(Form):
             yield Label("Severity")
             yield Select([(s, s) for s in SEVERITIES], value="P0" if self.failing else "P1",
                          allow_blank=False, id="severity", compact=True)
-            yield Label("Affected services (space toggles; pre-selected: failing now)")
-            yield SelectionList[str](*[(Text(one_line(t, 40)), sid, sid in self.failing)
+            yield Label("Affected services (space toggles ✔; pre-selected: failing now)")
+            yield SelectionList[str](*[(self._prompt(sid, t, sid in self.failing), sid, sid in self.failing)
                                        for sid, t in self.services], id="services", compact=True)
             yield Label("Impact start, UTC, HH:MM:SS (pre-filled: first failing probe; empty: now)")
             default = time.strftime("%H:%M:%S", time.gmtime(self.impact_start)) if self.impact_start else ""
@@ -120,6 +120,23 @@ class DeclareForm(Form):
 
     def focus_first(self) -> None:
         self.query_one("#title", Input).focus()
+
+    @staticmethod
+    def _prompt(sid: str, title: str, selected: bool) -> Text:
+        """The selection in words too: a ✔ and "affected", not the colour of a box alone."""
+        t = Text("✔ " if selected else "  ", style="bold")
+        t.append(one_line(title, 40))
+        if selected:
+            t.append("  affected", style="bold")
+        return t
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        sl = event.selection_list
+        chosen = set(sl.selected)
+        titles = dict(self.services)
+        for i in range(sl.option_count):
+            sid = sl.get_option_at_index(i).value
+            sl.replace_option_prompt_at_index(i, self._prompt(sid, titles.get(sid, sid), sid in chosen))
 
     def values(self) -> dict | None:
         title = self.query_one("#title", Input).value.strip()

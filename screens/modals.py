@@ -91,7 +91,11 @@ class ServiceDetailScreen(CloseableModal):
         head = Text()
         head.append(f" {h.status.word} ", style=STATUS_STYLE[h.status])
         head.append(f" {one_line(h.title, 60)}", style="bold")
-        head.append(f"  answered {h.age_text(self.now)}\n", style="dim")
+        head.append(f"  last answer {h.age_text(self.now)}", style="dim")
+        if h.down_since is not None:
+            head.append(f"  down since {time.strftime('%H:%M:%S UTC', time.gmtime(h.down_since))}",
+                        style="bold red")
+        head.append("\n")
         head.append(clean(h.summary, keep_newlines=True, limit=2000))
         if h.rpo_exposure is not None:
             head.append(f"\nRPO exposure: {format_duration(h.rpo_exposure)} of data at risk")

@@ -161,10 +161,10 @@ class HealthPane(Vertical, can_focus=True):
         self._mark()
 
     def on_focus(self) -> None:
-        self._mark()
+        self.call_after_refresh(self._mark)
 
     def on_blur(self) -> None:
-        self._mark()
+        self.call_after_refresh(self._mark)
 
     def action_move(self, delta: int) -> None:
         n = len(self.query(ServiceRow))
