@@ -29,7 +29,12 @@ def slug(text: str, limit: int = 32) -> str:
 
 
 def new_incident_id(title: str, now: float) -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + slug(title)
+    """``20261128-071538-primary-db-down-3fa2``: sorts by declaration time; the random tail
+    keeps two engineers declaring the same thing in the same second apart."""
+    import secrets
+
+    return (time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + "-" + slug(title)
+            + "-" + secrets.token_hex(2))
 
 
 def check_transition(current: str, new: str) -> None:

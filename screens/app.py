@@ -92,6 +92,7 @@ class CockpitApp(App[int]):
         Binding("n", "note", "Note"),
         Binding("s", "status", "Status"),
         Binding("a", "assign", "Role", show=False),
+        Binding("i", "incidents", "Incidents", show=False),
         Binding("u", "update", "Update"),
         Binding("tab", "app.focus_next", "Next area", show=False),
         Binding("q", "quit", "Quit"),
@@ -309,6 +310,10 @@ class CockpitApp(App[int]):
     def action_declare(self) -> None:
         from .forms import DeclareForm
 
+        if self._incident is not None and self._incident.active:
+            self.notify(f"Incident open: {self._incident.title} ({self._incident.status}). "
+                        "A new declaration starts a second incident; i lists them.",
+                        severity="warning", timeout=8)
         downs = [h.down_since for h in self._health.values() if getattr(h, "down_since", None)]
         form = DeclareForm([(s.id, s.title) for s in self.env.services], self._failing(),
                            min(downs) if downs else None, self.env.clock.now())
@@ -319,6 +324,42 @@ class CockpitApp(App[int]):
                     v["title"], v["severity"], v["services"], v["impact_start"]))
 
         self.push_screen(form, done)
+
+    def action_incidents(self) -> None:
+        """List the incidents of the state directory and follow the one chosen."""
+        from .forms import IncidentPicker
+
+        store = getattr(self.env, "store", None)
+        if store is None:
+            self.notify("The demo has one incident: its scenario's.", timeout=4)
+            return
+        current = getattr(self.env, "incident_id", None)
+
+        def load() -> None:
+            import time as _time
+
+            now = self.env.clock.now()
+            rows = []
+            for summary in store.list():
+                st = summary.state
+                t = Text(no_wrap=True, overflow="ellipsis")
+                t.append("▶ " if summary.id == current else "  ", style="bold")
+                t.append(f"{st.severity} ", style="bold red" if st.severity in ("P0", "P1") else "bold")
+                t.append(f"{st.status:<10} ", style="dim" if st.status in ("recovered", "closed") else "bold")
+                t.append(_time.strftime("%m-%d %H:%M ", _time.gmtime(st.declared_at or now)), style="dim")
+                t.append(one_line(st.title, 80))
+                rows.append((summary.id, t))
+            self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
+
+        def chosen(v) -> None:
+            if v and v["incident"] != current:
+                def follow() -> None:
+                    self.env.follow(v["incident"])
+                    self.call_from_thread(self.refresh_view)
+
+                self.run_worker(follow, thread=True, group="journal", exit_on_error=False)
+
+        self.run_worker(load, thread=True, group="journal", exit_on_error=False)
 
     def _need_incident(self) -> bool:
         if self._incident is None:

@@ -297,7 +297,7 @@ class FilterForm(Form):
             yield Select([("any kind", "")] + [(k, k) for k in LOG_KINDS], value="",
                          allow_blank=False, id="kind", compact=True)
             yield Label("Author")
-            yield Select([("anyone", "")] + [(one_line(a, 40), a) for a in self.authors], value="",
+            yield Select([("anyone", "")] + [(Text(one_line(a, 40)), a) for a in self.authors], value="",
                          allow_blank=False, id="author", compact=True)
             yield from self.buttons("Apply")
 
@@ -375,3 +375,39 @@ class ParamForm(Form):
                 return None
             out[p.name] = v
         return out
+
+
+class IncidentPicker(Form):
+    """The incidents in the state directory, newest first: choose the one to follow."""
+
+    HINT = "enter: follow it · escape: cancel"
+
+    def __init__(self, rows: Sequence[tuple[str, Text]], current: str | None) -> None:
+        super().__init__()
+        self.rows = rows
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Incidents (newest first)"
+            if not self.rows:
+                yield Static(Text("No incident in this state directory yet: d declares one.", style="dim"))
+            yield OptionList(*[Option(t, id=iid) for iid, t in self.rows], id="incidents", compact=True)
+            yield from self.buttons("Follow")
+
+    def focus_first(self) -> None:
+        ol = self.query_one(OptionList)
+        ol.focus()
+        ids = [iid for iid, _ in self.rows]
+        if self.current in ids:
+            ol.highlighted = ids.index(self.current)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss({"incident": event.option.id})
+
+    def values(self) -> dict | None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is None:
+            self.fail("Choose an incident.")
+            return None
+        return {"incident": ol.get_option_at_index(ol.highlighted).id}

@@ -29,6 +29,7 @@ HELP = [
         ("n", "add to the log: observation, decision, action, communication"),
         ("a", "assign or hand over a role (commander, communications, scribe)"),
         ("u", "draft a stakeholder update (ctrl+y copies it over SSH)"),
+        ("i", "the incidents of this state directory: follow another one"),
         ("q", "quit (state is on disk: nothing is lost)"),
     ]),
     ("Health", [

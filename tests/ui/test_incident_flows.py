@@ -120,3 +120,32 @@ async def test_write_failure_shows_banner_and_keeps_the_entry(tmp_path, monkeypa
         banner = app.screen.query_one("#banner")
         assert banner.display and "NOT WRITABLE" in str(banner.render())
         assert "UNSAVED" in app.screen.query_one("LogView").line_text(0)
+
+
+async def test_switch_between_open_incidents(tmp_path):
+    from screens.forms import IncidentPicker
+
+    state = tmp_path / "state"
+    store = IncidentStore(state, author="bob")
+    first = store.declare("Redis evictions", "P2", ["database"])
+    store.journal(first).append("note", {"type": "observation", "text": "in the first one"})
+    import time as _t
+
+    _t.sleep(1.1)  # incident ids start with their declaration second
+    second = store.declare("Database down", "P0", ["database"])
+    env = LiveEnvironment(_config(), state, clock=FixedClock(T0), probes=False)
+    app = CockpitApp(env, tick=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # the newest incident is followed at start
+        assert await wait_until(pilot, lambda: app._incident is not None and env.incident_id == second)
+        await pilot.press("i")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, IncidentPicker))
+        picker = app.screen
+        assert {iid for iid, _ in picker.rows} == {first, second}
+        ol = picker.query_one("#incidents")
+        ol.highlighted = [iid for iid, _ in picker.rows].index(first)
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: env.incident_id == first and app._incident is not None
+                                and app._incident.title == "Redis evictions")
+        assert any(getattr(e, "data", {}).get("text") == "in the first one" for e in app._entries)
+    store.close()
