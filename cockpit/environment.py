@@ -152,7 +152,10 @@ class LiveEnvironment:
         self.milestones = config.milestones
         self.services = tuple(ServiceTargets(s.id, s.title, s.rto, s.rpo) for s in config.services.values())
         self.priorities = {s.id: s.priority for s in config.services.values()}
-        self.store = IncidentStore(state_dir, mode=config.mode, clock=self.clock)
+        from .journal import default_author
+
+        self.author = default_author()
+        self.store = IncidentStore(state_dir, mode=config.mode, clock=self.clock, author=self.author)
         self.incident_id: str | None = None
         self.loading = False  # True while a big incident's first load runs (a preview shows)
         self._entries: list = []
