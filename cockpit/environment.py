@@ -121,6 +121,9 @@ class DemoEnvironment:
     def assign(self, role: str, person: str) -> None:
         self._add("role.assigned", {"role": role, "person": person})
 
+    def update(self, **changes) -> None:
+        self._add("incident.updated", changes)
+
     def note(self, type: str, text: str) -> None:
         self._add("note", {"type": type, "text": text})
 
@@ -359,6 +362,9 @@ class LiveEnvironment:
 
     def note(self, type: str, text: str) -> None:
         self.store.note(self._need_incident(), text, type)
+
+    def update(self, **changes) -> None:
+        self.store.update(self._need_incident(), **changes)
 
     @property
     def journal_error(self) -> str | None:

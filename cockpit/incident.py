@@ -145,7 +145,10 @@ def describe(e: EntryLike) -> tuple[str, str]:
     if k == "incident.status":
         return "status", f"incident is now {d.get('status', '?')}"
     if k == "incident.updated":
-        return "updated", ", ".join(f"{a}={b}" for a, b in d.items())
+        parts = []
+        for a, b in d.items():
+            parts.append(f"{a}: {', '.join(map(str, b))}" if isinstance(b, list) else f"{a}: {b}")
+        return "updated", "; ".join(parts)
     if k == "role.assigned":
         text = f"{d.get('person', '?')} is now {d.get('role', '?')}"
         if d.get("handover_from"):

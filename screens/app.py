@@ -93,6 +93,7 @@ class CockpitApp(App[int]):
         Binding("s", "status", "Status"),
         Binding("a", "assign", "Role", show=False),
         Binding("i", "incidents", "Incidents", show=False),
+        Binding("e", "edit_services", "Services", show=False),
         Binding("u", "update", "Update"),
         Binding("tab", "app.focus_next", "Next area", show=False),
         Binding("q", "quit", "Quit"),
@@ -378,6 +379,19 @@ class CockpitApp(App[int]):
                 self._act("incident.status", v, lambda: self.env.set_status(v["status"]))
 
         self.push_screen(StatusForm(self._incident.status), done)
+
+    def action_edit_services(self) -> None:
+        from .forms import ServicesForm
+
+        if not self._need_incident():
+            return
+
+        def done(v) -> None:
+            if v:
+                self._act("incident.updated", v, lambda: self.env.update(services=v["services"]))
+
+        self.push_screen(ServicesForm([(s.id, s.title) for s in self.env.services],
+                                      set(self._incident.services)), done)
 
     def action_note(self) -> None:
         from .forms import NoteForm

@@ -93,7 +93,30 @@ class Form(ModalScreen[dict | None]):
             yield Button(ok, id="ok", variant="primary", compact=True)
 
 
-class DeclareForm(Form):
+def service_prompt(sid: str, title: str, selected: bool) -> Text:
+    """The selection in words too: a ✔ and "affected", not the colour of a box alone."""
+    t = Text("✔ " if selected else "  ", style="bold")
+    t.append(one_line(title, 40))
+    if selected:
+        t.append("  affected", style="bold")
+    return t
+
+
+class ServiceChoice:
+    """Keeps the ✔ marks of a services SelectionList in step with the selection."""
+
+    services: Sequence[tuple[str, str]]
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        sl = event.selection_list
+        chosen = set(sl.selected)
+        titles = dict(self.services)
+        for i in range(sl.option_count):
+            sid = sl.get_option_at_index(i).value
+            sl.replace_option_prompt_at_index(i, service_prompt(sid, titles.get(sid, sid), sid in chosen))
+
+
+class DeclareForm(ServiceChoice, Form):
     def __init__(self, services: Sequence[tuple[str, str]], failing: set[str],
                  impact_start: float | None, now: float | None = None) -> None:
         super().__init__()
@@ -111,7 +134,7 @@ class DeclareForm(Form):
             yield Select([(s, s) for s in SEVERITIES], value="P0" if self.failing else "P1",
                          allow_blank=False, id="severity", compact=True)
             yield Label("Affected services (space toggles ✔; pre-selected: failing now)")
-            yield SelectionList[str](*[(self._prompt(sid, t, sid in self.failing), sid, sid in self.failing)
+            yield SelectionList[str](*[(service_prompt(sid, t, sid in self.failing), sid, sid in self.failing)
                                        for sid, t in self.services], id="services", compact=True)
             yield Label("Impact start, UTC, HH:MM:SS (pre-filled: first failing probe; empty: now)")
             default = time.strftime("%H:%M:%S", time.gmtime(self.impact_start)) if self.impact_start else ""
@@ -120,23 +143,6 @@ class DeclareForm(Form):
 
     def focus_first(self) -> None:
         self.query_one("#title", Input).focus()
-
-    @staticmethod
-    def _prompt(sid: str, title: str, selected: bool) -> Text:
-        """The selection in words too: a ✔ and "affected", not the colour of a box alone."""
-        t = Text("✔ " if selected else "  ", style="bold")
-        t.append(one_line(title, 40))
-        if selected:
-            t.append("  affected", style="bold")
-        return t
-
-    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
-        sl = event.selection_list
-        chosen = set(sl.selected)
-        titles = dict(self.services)
-        for i in range(sl.option_count):
-            sid = sl.get_option_at_index(i).value
-            sl.replace_option_prompt_at_index(i, self._prompt(sid, titles.get(sid, sid), sid in chosen))
 
     def values(self) -> dict | None:
         title = self.query_one("#title", Input).value.strip()
@@ -411,3 +417,30 @@ class IncidentPicker(Form):
             self.fail("Choose an incident.")
             return None
         return {"incident": ol.get_option_at_index(ol.highlighted).id}
+
+
+class ServicesForm(ServiceChoice, Form):
+    """Change the incident's affected services (their RTO clocks follow)."""
+
+    def __init__(self, services: Sequence[tuple[str, str]], current: set[str]) -> None:
+        super().__init__()
+        self.services = services
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Affected services"
+            yield Label("space toggles ✔")
+            yield SelectionList[str](*[(service_prompt(sid, t, sid in self.current), sid, sid in self.current)
+                                       for sid, t in self.services], id="services", compact=True)
+            yield from self.buttons("Save")
+
+    def focus_first(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def values(self) -> dict | None:
+        chosen = list(self.query_one(SelectionList).selected)
+        if not chosen:
+            self.fail("At least one service.")
+            return None
+        return {"services": chosen}

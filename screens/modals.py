@@ -30,6 +30,7 @@ HELP = [
         ("a", "assign or hand over a role (commander, communications, scribe)"),
         ("u", "draft a stakeholder update (ctrl+y copies it over SSH)"),
         ("i", "the incidents of this state directory: follow another one"),
+        ("e", "change the incident's affected services"),
         ("q", "quit (state is on disk: nothing is lost)"),
     ]),
     ("Health", [

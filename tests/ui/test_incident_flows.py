@@ -149,3 +149,19 @@ async def test_switch_between_open_incidents(tmp_path):
                                 and app._incident.title == "Redis evictions")
         assert any(getattr(e, "data", {}).get("text") == "in the first one" for e in app._entries)
     store.close()
+
+
+async def test_change_affected_services_after_declaring():
+    from screens.forms import ServicesForm
+
+    app = demo_app(at=400)  # affected: database, backend
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e")
+        form = app.screen
+        assert isinstance(form, ServicesForm)
+        sl = form.query_one("#services")
+        assert set(sl.selected) == {"database", "backend"}
+        sl.select("redis")
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: "redis" in app._incident.services)
+        assert any(c.key == "rto:redis" for c in app._clocks)
