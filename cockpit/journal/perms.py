@@ -77,6 +77,49 @@ def ensure_dir(path: Path, mode: str = PERSONAL) -> Path:
     return path
 
 
+NETWORK_FS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "afs",
+    "fuse.sshfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.glusterfs", "fuse.cephfs", "davfs",
+})
+ALLOW_NETWORK_FS = "COCKPIT_ALLOW_NETWORK_FS"
+
+
+def _unescape_mount(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem ``path`` lives on, from /proc/self/mountinfo (None: unknown)."""
+    try:
+        text = mountinfo if mountinfo is not None else Path("/proc/self/mountinfo").read_text()
+        real = os.path.realpath(path)
+    except OSError:
+        return None
+    best, best_len = None, -1
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if not sep or len(fields) < 5:
+            continue
+        mount_point = _unescape_mount(fields[4])
+        inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) > best_len:
+            best, best_len = right.split()[0] if right.split() else None, len(mount_point)
+    return best
+
+
+def check_local_fs(path: Path, mountinfo: str | None = None, env: dict | None = None) -> None:
+    """Several writers on a network filesystem: refused (flock and fsync do not mean there what
+    the journal relies on), unless $COCKPIT_ALLOW_NETWORK_FS=1 says the admin knows."""
+    env = os.environ if env is None else env
+    fstype = filesystem_type(path, mountinfo)
+    if fstype in NETWORK_FS and env.get(ALLOW_NETWORK_FS, "") not in ("1", "yes", "true"):
+        raise UnsafeStateDir(
+            f"{path}: on a network filesystem ({fstype}); several writers there are refused "
+            f"(locks and fsync are not reliable). Use a local disk, or set {ALLOW_NETWORK_FS}=1 "
+            "to accept the risk")
+
+
 def ensure_tree(root: Path, parts: list[str], mode: str = PERSONAL) -> Path:
     """Check (or create, personal mode) ``root`` and create ``root/parts...`` safely."""
     if not os.path.lexists(root):
@@ -88,6 +131,8 @@ def ensure_tree(root: Path, parts: list[str], mode: str = PERSONAL) -> Path:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(root, 0o700)
     check_dir(root, mode)
+    if mode == SHARED:
+        check_local_fs(root)
     path = root
     for part in parts:
         path = ensure_dir(path / part, mode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,23 @@ def test_shared_mode_accepts_a_colleagues_incident_dir(state_dir):
     Journal(state_dir, "s", mode="shared").close()
     with pytest.raises(UnsafeStateDir, match="owned by uid 12345"):
         Journal(state_dir, "s", mode="personal")  # personal mode: ours only
+
+
+MOUNTINFO = """\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+40 22 0:40 / /srv/dr\\040state rw,relatime shared:9 - nfs4 fs1:/export/dr rw,vers=4.2
+41 22 0:41 / /var/lib/dr-cockpit rw,relatime shared:10 - cifs //fs2/dr rw
+"""
+
+
+def test_network_filesystems_are_refused_for_shared_state(tmp_path):
+    from cockpit.journal.perms import check_local_fs, filesystem_type
+
+    assert filesystem_type(Path("/srv/dr state/incidents"), MOUNTINFO) == "nfs4"
+    assert filesystem_type(Path("/var/lib/dr-cockpit"), MOUNTINFO) == "cifs"
+    assert filesystem_type(Path("/home/alice"), MOUNTINFO) == "ext4"
+    with pytest.raises(UnsafeStateDir, match="network filesystem \\(cifs\\)"):
+        check_local_fs(Path("/var/lib/dr-cockpit"), MOUNTINFO, env={})
+    check_local_fs(Path("/var/lib/dr-cockpit"), MOUNTINFO, env={"COCKPIT_ALLOW_NETWORK_FS": "1"})
+    check_local_fs(Path("/home/alice"), MOUNTINFO, env={})
+    check_local_fs(tmp_path)  # this machine's temp dir is local
