@@ -65,6 +65,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"note: {one_line(note, limit=1000)}", file=sys.stderr)
     if res.ok:
         print(f"OK: {res.count} records in {res.files} journal files, chains intact")
+        if getattr(args, "heads", False):
+            # compare with the heads the writers sent to syslog (`journalctl -t dr-cockpit`):
+            # a cut-off tail or a deleted file shows as a head syslog has and the files lack
+            for writer, seq, digest in res.heads:
+                print(f"head {writer} seq={seq} head={digest}")
         return 0
     print(one_line(str(res.first_bad), limit=2000))
     return 1
@@ -99,6 +104,8 @@ def cmd_log(args: argparse.Namespace) -> int:
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("verify", help="check an incident's journals (hash chains)")
     p.add_argument("incident", help="incident id")
+    p.add_argument("--heads", action="store_true",
+                   help="also print each writer's last chain head, to compare with syslog")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("log", help="print an incident's merged timeline")
     p.add_argument("incident", help="incident id")

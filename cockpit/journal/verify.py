@@ -27,6 +27,7 @@ class VerifyResult:
     files: int = 0
     first_bad: BadRecord | None = None
     notes: list[str] = field(default_factory=list)  # pending / torn tails (not damage)
+    heads: list[tuple[str, int, str]] = field(default_factory=list)  # (writer, seq, hash)
 
 
 def verify_incident(state_dir: Path, incident_id: str) -> VerifyResult:
@@ -61,6 +62,9 @@ def _verify(state_dir: Path, incident_id: str) -> VerifyResult:
             res.ok = False
             res.first_bad = BadRecord(path, seq, line, reason)
             return res
+        if fs.entries:
+            last = fs.entries[-1]
+            res.heads.append((last.writer, last.seq, last.hash))
         if st.live and fs.tail:
             res.notes.append(f"{path}: a record is being written (live writer)")
         elif st.note:

@@ -60,6 +60,21 @@ def _boot_id() -> str:
         return ""
 
 
+def _anchor(incident_id: str, writer: str, seq: int, digest: str) -> None:
+    """Tamper evidence outside the journal: every new chain head goes to syslog (design
+    decision 4), so an edit of the files can be told from what the system logged. Best
+    effort: no syslog, no error."""
+    if os.environ.get("COCKPIT_NO_SYSLOG"):
+        return
+    try:
+        import syslog
+
+        syslog.openlog("dr-cockpit", syslog.LOG_PID, syslog.LOG_USER)
+        syslog.syslog(syslog.LOG_INFO, f"journal {incident_id} {writer} seq={seq} head={digest}")
+    except (ImportError, OSError):
+        pass
+
+
 class Journal:
     """A writer for one incident. Not shared between processes; thread-safe."""
 
@@ -195,6 +210,7 @@ class Journal:
                 ) from e
             self._header_pending = False
             self._seq, self._prev = seq, digest
+            _anchor(self.incident_id, self._writer, seq, digest)
             return Entry(self._writer, seq, float(ts), self.author, kind, data, digest, _retry_of)
 
     async def append_async(self, kind: str, data: dict[str, Any]) -> Entry:

@@ -129,3 +129,20 @@ def test_preview_tail_reads_the_newest_records_of_every_writer(tmp_path):
     assert texts[-1].startswith("entry 399 ")  # the newest of all
     assert 0 < len(texts) < 400  # only the ends of the files were read
     assert [e.ts for e in entries] == sorted(e.ts for e in entries)
+
+
+def test_every_chain_head_is_sent_to_syslog(tmp_path, monkeypatch):
+    """Tamper evidence outside the journal (design decision 4), and verify --heads to compare."""
+    import syslog
+
+    from cockpit.journal import Journal, verify_incident
+
+    sent = []
+    monkeypatch.setattr(syslog, "syslog", lambda prio, msg: sent.append(msg))
+    monkeypatch.delenv("COCKPIT_NO_SYSLOG", raising=False)
+    j = Journal(tmp_path, "anchored", author="alice")
+    e = j.append("note", {"type": "observation", "text": "x"})
+    j.close()
+    assert sent[-1] == f"journal anchored {e.writer} seq={e.seq} head={e.hash}"
+    res = verify_incident(tmp_path, "anchored")
+    assert res.ok and res.heads == [(e.writer, e.seq, e.hash)]
