@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 
@@ -22,6 +23,15 @@ def client(endpoint):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing",
                         config=Config(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture(autouse=True)
+def _s3_credentials_env(monkeypatch):
+    """Every test here names its credentials by env var; none may depend on another test
+    (or on the moto fixture) having set them first."""
+    monkeypatch.setenv("COCKPIT_TEST_S3_KEY", os.environ.get("COCKPIT_TEST_S3_KEY", "AKIAEXAMPLEKEY"))
+    monkeypatch.setenv("COCKPIT_TEST_S3_SECRET",
+                       os.environ.get("COCKPIT_TEST_S3_SECRET", "s3-secret-value-xyz"))
 
 
 def creds() -> dict:
