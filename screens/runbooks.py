@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from cockpit.runbooks import Library, ParamError, Runbook, Step, collect_library, substitute
+from cockpit.runbooks import ParamError, Runbook, Step, collect_library, substitute
 from cockpit.sanitize import clean, one_line
 from cockpit.timeutil import format_duration
 
@@ -601,6 +601,3 @@ class RunbookScreen(Screen):
                f"timeout: {format_duration(rendered.timeout)}")
         self.notify(msg, title="Dry run: nothing was run", timeout=15)
 
-
-def load(dirs: tuple[Path, ...]) -> Library:
-    return collect_library(dirs)[0]
