@@ -51,3 +51,37 @@ def rss_kib(pid: int | str = "self") -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+# Parameter values that break naive quoting: shell metacharacters, quotes, escapes, bidi,
+# markup, placeholders. Tests build their hypothesis strategies from these pieces.
+HOSTILE = [";", "$(id)", "`id`", "'", '"', "\n", "${IFS}", "&&", "|", "\\", "*", "?", "~",
+           "-rf", "$HOME", "{", "}", "{{", "}}", "{v}", "\u202e", "\u200b", "é", "日本", "\t",
+           "\r", "\x1b[31m", "'\"'\"'", " ", "#", "!", "<", ">", "%s", "%n", "\x7f", "--", "-n",
+           "[bold]x[/bold]", "\U0001f525"]
+
+# A runbook whose one step prints 1 GiB (memory and responsiveness tests).
+FLOOD_RUNBOOK = """\
+[runbook]
+id = "flood"
+title = "Flood"
+services = ["database"]
+
+[[steps]]
+id = "gib"
+title = "Print 1 GiB"
+command = ["head", "-c", "1073741824", "/dev/zero"]
+timeout = "2m"
+destructive = false
+"""
+
+
+def alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return False
+    state = raw[raw.rindex(b")") + 2:].split()[0]
+    return state not in (b"Z", b"X")

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_fakes import alive
 
 from cockpit.runbooks import load_runbook
 
@@ -60,17 +61,6 @@ class Reaper:
                     os.kill(p, signal.SIGKILL)
             time.sleep(0.05)
         return n
-
-
-def alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return False
-    state = raw[raw.rindex(b")") + 2:].split()[0]
-    return state not in (b"Z", b"X")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import hashlib
 import time
 
 import pytest
-from shared_fakes import rss_kib
+from shared_fakes import FLOOD_RUNBOOK, rss_kib
 
 from cockpit import executor
 from cockpit.executor import StartedRun
@@ -15,19 +15,7 @@ from cockpit.journal import read_incident
 
 GIB = 1 << 30
 
-FLOOD = """\
-[runbook]
-id = "flood"
-title = "Flood"
-services = ["database"]
-
-[[steps]]
-id = "gib"
-title = "Print 1 GiB"
-command = ["head", "-c", "1G", "/dev/zero"]
-timeout = "2m"
-destructive = false
-"""
+FLOOD = FLOOD_RUNBOOK
 
 
 def zeros_sha256(n: int) -> str:

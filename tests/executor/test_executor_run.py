@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_fakes import HOSTILE
 
 from cockpit import executor, steps
 from cockpit.executor import ClaimedBy, DryRun, StartedRun, display_tail, run_command
@@ -20,10 +21,6 @@ from cockpit.journal import Journal, read_incident
 from cockpit.redact import MASK
 from cockpit.steps import StepError
 
-HOSTILE = [";", "$(id)", "`id`", "'", '"', "\n", "${IFS}", "&&", "|", "\\", "*", "?", "~",
-           "-rf", "$HOME", "{", "}", "{{", "}}", "\u202e", "\u200b", "é", "日本", "\t", "\r",
-           "\x1b[31m", "'\"'\"'", " ", "#", "!", "<", ">", "%s", "%n", "\x7f", "--", "-n",
-           "[bold]x[/bold]", "\U0001f525"]
 any_char = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 values = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(any_char, max_size=8)),
                   min_size=1, max_size=8).map("".join)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import alive
+from shared_fakes import alive
 
 from cockpit import executor
 from cockpit.executor import StartedRun

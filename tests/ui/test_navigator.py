@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from shared_fakes import require, rss_kib
+from shared_fakes import FLOOD_RUNBOOK, require, rss_kib
 
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.environment import LiveEnvironment
@@ -269,24 +269,12 @@ async def test_navigator_flows(tmp_path, redis_port):
         assert k in kinds, k
 
 
-FLOOD = """
-[runbook]
-id = "flood"
-title = "Flood"
-services = ["database"]
-
-[[steps]]
-id = "gib"
-title = "Print 1 GiB"
-command = ["head", "-c", "1073741824", "/dev/zero"]
-timeout = "2m"
-"""
 
 
 @pytest.mark.stress
 async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_path):
     env, iid, rbdir, _work = _setup(tmp_path)
-    (rbdir / "flood.toml").write_text(FLOOD)
+    (rbdir / "flood.toml").write_text(FLOOD_RUNBOOK)
     app = CockpitApp(env, runbook_dirs=(rbdir,), tick=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         assert await wait_until(pilot, lambda: env.incident_id == iid)
