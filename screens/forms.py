@@ -328,7 +328,7 @@ class PromptForm(Form):
 
     def compose(self) -> ComposeResult:
         with Vertical() as v:
-            v.border_title = one_line(self.title_text, 70)
+            v.border_title = Text(one_line(self.title_text, 70))  # data: never markup
             yield Static(Text(self.label))
             yield Input(placeholder=self.placeholder, id="text", compact=True)
             yield from self.buttons("OK")

@@ -102,7 +102,7 @@ class ServiceDetailScreen(CloseableModal):
         if h.rpo_exposure is not None:
             head.append(f"\nRPO exposure: {format_duration(h.rpo_exposure)} of data at risk")
         with VerticalScroll() as v:
-            v.border_title = f"Service: {one_line(h.service, 40)}"
+            v.border_title = Text(f"Service: {one_line(h.service, 40)}")  # a Text: never markup
             yield Static(head)
             for name, r in sorted(h.probes.items()):
                 t = Table(title=Text(f"probe {one_line(name, 40)}", style="bold"), title_justify="left",

@@ -171,7 +171,7 @@ class RunbookScreen(Screen):
                 title = rb.scenario(scen).title if scen else "All scenarios"
                 steps.add_option(Option(Text(one_line(title, 80), style="bold underline"), disabled=True))
             steps.add_option(Option(step_line(st, self._state_word(rb.id, st.id)), id=st.id))
-        steps.border_title = f"Steps: {one_line(rb.title, 60)}"
+        steps.border_title = Text(f"Steps: {one_line(rb.title, 60)}")  # a Text: never markup
         first = next((i for i in range(steps.option_count) if not steps.get_option_at_index(i).disabled), None)
         if first is not None:
             steps.highlighted = first
@@ -258,7 +258,7 @@ class RunbookScreen(Screen):
         if out is not None:
             t.append_text(out)
         self.query_one("#rb-step-text", Static).update(t)
-        self.query_one("#rb-step").border_title = f"Step {one_line(step.id, 40)}"
+        self.query_one("#rb-step").border_title = Text(f"Step {one_line(step.id, 40)}")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.disabled or event.option.id is None:

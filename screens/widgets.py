@@ -154,8 +154,9 @@ class HealthPane(Vertical, can_focus=True):
             subtitle = f"▸ {title} · enter: details"
         else:
             subtitle = ""
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+        if getattr(self, "_subtitle", None) != subtitle:
+            self._subtitle = subtitle
+            self.border_subtitle = Text(subtitle)  # a service title from config: never markup
 
     def watch_selected(self) -> None:
         self._mark()
@@ -367,7 +368,8 @@ class LogView(ScrollView, can_focus=True):
         self.filter_text = description
         self._extend_index()
         self.cursor = 0
-        self.border_subtitle = f"filter: {description} · esc clears" if predicate else ""
+        # the search text and author names are data: a Text, never parsed as markup
+        self.border_subtitle = Text(f"filter: {description} · esc clears") if predicate else ""
         self._resize()
 
     def _extend_index(self) -> None:

@@ -162,3 +162,16 @@ async def test_enter_on_a_log_line_shows_the_whole_entry():
         assert "PIR within 7 days" in str(app.screen.query("Static").first().render())
         await pilot.press("escape")
         assert not isinstance(app.screen, EntryScreen)
+
+
+async def test_markup_in_a_search_or_an_author_never_styles_the_border():
+    from screens.forms import SearchForm
+
+    app = demo_app(at=1380)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3", "slash")
+        assert isinstance(app.screen, SearchForm)
+        await pilot.press(*"[bold]x[/]", "enter")
+        log = app.screen.query_one(LogView)
+        # the subtitle's markup form escapes the brackets: shown literally, not as style
+        assert "\\[bold]x" in log.border_subtitle
