@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cockpit import executor
 from cockpit.journal import read_incident
-from cockpit.runbooks import load_runbook
+from cockpit.runbooks import launch, load_runbook, process
 
 RUNBOOK = """\
 [runbook]
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         to_start, to_result = [], []
         for i in range(10):
             t = time.perf_counter()
-            r = executor.start(state, f"lat-{i}", rb, "true", {}, author="bench")
+            r = launch.start(state, f"lat-{i}", rb, "true", {}, author="bench")
             while not any(e.kind == "step.started" for e in
                           read_incident(state, f"lat-{i}", recover=False).entries):
                 time.sleep(0.002)
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         lat = []
         for _ in range(200):
             t = time.perf_counter()
-            executor.run_command(["printf", "%s", "x"], env=executor.base_env(), out_fd=fd,
+            process.run_command(["printf", "%s", "x"], env=process.base_env(), out_fd=fd,
                                  timeout=10)
             lat.append(time.perf_counter() - t)
         os.close(fd)
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         # 1 GiB of output
         before = _rss_kib()
         t = time.perf_counter()
-        r = executor.start(state, "flood", rb, "gib", {}, author="bench")
+        r = launch.start(state, "flood", rb, "gib", {}, author="bench")
         peak = before
         while r.alive():
             r.tail()
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         r.output_path.unlink()
         # timeout of a tree that ignores SIGTERM: timeout 1 s + grace 2 s
         t = time.perf_counter()
-        r = executor.start(state, "hang", rb, "hang", {}, author="bench")
+        r = launch.start(state, "hang", rb, "hang", {}, author="bench")
         st = r.wait(timeout=30, poll=0.01)
         print(f"timeout 1 s, SIGTERM ignored: tree cleared and result journaled after "
               f"{time.perf_counter() - t:.2f} s (signal {st.signal})")

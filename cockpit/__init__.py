@@ -1,3 +1,8 @@
 """DR Cockpit: the domain core (never imports Textual)."""
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("dr-cockpit")
+except _metadata.PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0+unknown"

@@ -7,14 +7,17 @@ config dir (``platformdirs``). Every error is one line naming file, line and key
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .schema import DocumentError, Field, Validator, load_toml
+from .document import DocumentError, Field, Validator, load_toml
+from .keys import keymap_problem
+from .plan import PRIORITIES, Milestones
 
 APP_NAME = "dr-cockpit"
-PRIORITIES = ("P0", "P1", "P2", "P3")
 
 
 @dataclass(frozen=True)
@@ -41,16 +44,6 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
-class Milestones:
-    """The plan's response targets, seconds from impact start / declaration."""
-
-    detect: float = 300.0
-    respond: float = 900.0
-    communicate: float = 1800.0
-    update_every: float = 1800.0  # stakeholder update cadence
-
-
-@dataclass(frozen=True)
 class Config:
     path: Path | None
     environment: str
@@ -58,8 +51,9 @@ class Config:
     milestones: Milestones
     services: dict[str, ServiceConfig]
     runbook_dirs: tuple[Path, ...] = ()
-    connectivity_anchors: tuple[str, ...] = ()
+    connectivity_anchors: tuple[tuple[str, int], ...] = ()  # (host, port)
     state_dir: Path | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys (the keymap)
 
 
 _COCKPIT = {
@@ -68,9 +62,36 @@ _COCKPIT = {
                   help="personal: state files 0600; shared: group-readable 0640"),
     "state_dir": Field("str", help="state directory (overridden by --state-dir / $COCKPIT_STATE_DIR)"),
     "runbook_dirs": Field("list[str]", help="extra runbook directories, searched before the built-in library"),
-    "connectivity_anchors": Field("list[str]",
-                                  help="host:port pairs the cockpit connects to, to tell its own network outage from a service outage"),
+    "connectivity_anchors": Field(
+        "list[str]", check=lambda v: _anchors_problem(v),
+        help="host:port pairs the cockpit connects to, to tell its own network outage from a "
+             "service outage"),
 }
+
+
+def parse_anchor(text: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port); ValueError naming what is wrong."""
+    from .probes.base import parse_host_port
+
+    t = text.strip()
+    if not (t.startswith("[") and "]:" in t) and t.count(":") != 1:
+        raise ValueError(f"{text!r}: write host:port (e.g. 1.1.1.1:53 or [2606:4700::1111]:53)")
+    try:
+        return parse_host_port(t, 0)
+    except ValueError:
+        raise ValueError(f"{text!r}: write host:port with a port from 1 to 65535") from None
+
+
+def _anchors_problem(values: list[str]) -> str | None:
+    for a in values:
+        try:
+            parse_anchor(a)
+        except ValueError as e:
+            return str(e)
+    return None
+
+
+SERVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 _MILESTONES = {
     "detect": Field("duration", default="5m"),
     "respond": Field("duration", default="15m"),
@@ -105,6 +126,7 @@ _TOP = {
     "milestones": Field("table", default={}),
     "probe_defaults": Field("table", default={}),
     "services": Field("table", default={}),
+    "keys": Field("table", default={}),
 }
 
 
@@ -141,9 +163,20 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
     cockpit = v.table(top.get("cockpit") or {}, _COCKPIT, ("cockpit",))
     ms = v.table(top.get("milestones") or {}, _MILESTONES, ("milestones",))
     defaults = v.table(top.get("probe_defaults") or {}, _PROBE_DEFAULTS, ("probe_defaults",))
+    keys: dict[str, str] = {}
+    for kid, kval in (top.get("keys") or {}).items():
+        problem = keymap_problem(kid, kval)
+        if problem:
+            v.error(("keys", kid), problem)
+        else:
+            keys[kid] = kval.replace(" ", "")
     services: dict[str, ServiceConfig] = {}
     for sid, sraw in (top.get("services") or {}).items():
         spath = ("services", sid)
+        if not SERVICE_ID_RE.match(sid):
+            v.error(spath, "a service id is lower-case letters, digits, - and _ (at most 64), "
+                           "starting with a letter or digit")
+            continue
         if not isinstance(sraw, dict):
             v.error(spath, "expected a table ([services.NAME])")
             continue
@@ -172,8 +205,10 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
         milestones=Milestones(**ms),
         services=services,
         runbook_dirs=tuple(base / d for d in (cockpit.get("runbook_dirs") or ())),
-        connectivity_anchors=tuple(cockpit.get("connectivity_anchors") or ()),
+        connectivity_anchors=tuple(parse_anchor(a) for a in cockpit.get("connectivity_anchors")
+                                   or ()),
         state_dir=(base / state_dir) if state_dir else None,
+        keys=keys,
     )
 
 
@@ -188,7 +223,7 @@ def user_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "cockpit.toml"
 
 
-def find_config(explicit: str | None, env: dict[str, str] | None = None,
+def find_config(explicit: str | None, env: Mapping[str, str] | None = None,
                 cwd: Path | None = None) -> tuple[Path | None, list[Path]]:
     """Return (the config file to use or None, the places looked at)."""
     env = os.environ if env is None else env
@@ -214,7 +249,7 @@ def checkout_root() -> Path | None:
 
 
 def resolve_state_dir(explicit: str | None, config: Config | None = None,
-                      env: dict[str, str] | None = None) -> Path:
+                      env: Mapping[str, str] | None = None) -> Path:
     """``--state-dir``, ``$COCKPIT_STATE_DIR``, the config's ``state_dir``, ``./state`` in a
     checkout, else the user state dir. The same resolution for every command."""
     env = os.environ if env is None else env

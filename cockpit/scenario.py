@@ -16,11 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .clocks import ServiceTargets
-from .config import Milestones
+from .document import Field, Validator, load_toml
 from .health import ProbeResult, ServiceHealth, Status
-from .incident import LIFECYCLE, NOTE_TYPES, SimEntry
-from .schema import Field, Validator, load_toml
+from .incident.clocks import ServiceTargets
+from .incident.model import LIFECYCLE, NOTE_TYPES, ROLES, SimEntry
+from .plan import PRIORITIES, Milestones
 from .timeutil import format_duration
 
 _SCENARIO = {
@@ -34,7 +34,7 @@ _SCENARIO = {
 _SERVICE = {
     "id": Field("str", required=True),
     "title": Field("str", required=True),
-    "priority": Field("str", default="P1", choices=("P0", "P1", "P2", "P3")),
+    "priority": Field("str", default="P1", choices=PRIORITIES),
     "rto": Field("duration"),
     "rpo": Field("duration"),
 }
@@ -57,11 +57,11 @@ _INJECT = {
     # the incident
     "incident": Field("str", choices=LIFECYCLE),
     "title": Field("str"),
-    "severity": Field("str", choices=("P0", "P1", "P2", "P3")),
+    "severity": Field("str", choices=PRIORITIES),
     "services": Field("list[str]"),
     "impact_start": Field("duration"),
     # roles
-    "role": Field("str", choices=("commander", "communications", "scribe")),
+    "role": Field("str", choices=ROLES),
     "person": Field("str"),
 }
 
@@ -129,7 +129,8 @@ def parse_scenario(data: dict[str, Any], text: str, path: str | Path) -> Scenari
             prev = timelines[sid][-1][1] if timelines[sid] else None
             timelines[sid].append((at, ServiceState(
                 status=Status(inj["status"]),
-                summary=inj.get("summary") if inj.get("summary") is not None else (prev.summary if prev else ""),
+                summary=str(inj["summary"]) if inj.get("summary") is not None else (
+                    prev.summary if prev else ""),
                 figure=inj.get("figure"),
                 latency=inj.get("latency") if inj.get("latency") is not None else (prev.latency if prev else None),
                 rpo_exposure=inj.get("rpo_exposure"),

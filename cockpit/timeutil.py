@@ -158,3 +158,41 @@ def format_age(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+_CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?\Z")
+
+
+def parse_when(text: str, now: float) -> float:
+    """A moment in the past as an engineer writes it, the same everywhere (the declare form,
+    ``cockpit incident declare --impact-start``):
+
+    - an age: ``10m``, ``1h30m``, ``90s``, optionally followed by ``ago``;
+    - a UTC time of day ``HH:MM`` or ``HH:MM:SS``: today, or yesterday when that time is
+      still to come today (at 00:05, "23:50" is ten minutes before midnight);
+    - an ISO 8601 time with a zone: ``2026-11-28T07:10:00Z``.
+
+    Raises ``ValueError`` with a one-line reason."""
+    import calendar
+    from datetime import datetime
+
+    t = text.strip()
+    age = t.removesuffix("ago").strip()
+    if age and _DURATION_RE.match(age):
+        return now - parse_duration(age)
+    m = _CLOCK_RE.match(t)
+    if m:
+        h, mi, sec = int(m[1]), int(m[2]), int(m[3] or 0)
+        if h > 23 or mi > 59 or sec > 59:
+            raise ValueError(f"{text!r} is not a time of day (HH:MM or HH:MM:SS, UTC)")
+        day = time.gmtime(now)
+        at = float(calendar.timegm((day.tm_year, day.tm_mon, day.tm_mday, h, mi, sec, 0, 0, 0)))
+        return at - 86400 if at > now + 60 else at
+    try:
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read the time {text!r}: write an age like 10m, HH:MM (UTC) "
+                         "or an ISO time with a zone") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"give a time zone (e.g. {t}Z) or an age like 10m")
+    return dt.timestamp()

@@ -1,24 +1,39 @@
-"""The Textual application: a thin shell over ``cockpit.environment``."""
+"""The Textual application: a thin shell over one ``cockpit.session.Session``.
+
+Everything shown comes from ``session.view()``; everything done goes through the session's
+actions, in worker threads. Background work reports back as messages (``SessionChanged``,
+coalesced) and every worker failure reaches one handler (``on_worker_state_changed``): loud by
+default, as in harlequin: a failure nobody sees is worse than a missing feature.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
-from cockpit.environment import Environment, derive
-from cockpit.incident import describe
-from cockpit.sanitize import one_line
+from cockpit.health import ServiceHealth, Status
+from cockpit.incident.log import describe
+from cockpit.incident.store import IncidentError
+from cockpit.journal import JournalWriteError
+from cockpit.runbooks.errors import ParamError, StepError
+from cockpit.session import BannerLevel, Session, SessionKind, View
+from cockpit.text import clean, one_line
 from cockpit.timeutil import short_duration
 
-from .modals import HelpScreen, ServiceDetailScreen
-from .widgets import ClockPane, HealthPane, LogView, TitleBar
+from .keys import bindings
+from .modals import CloseableModal, HelpScreen, ServiceDetailScreen
+from .widgets import Cell, ClockPane, HealthPane, LogView, TitleBar
 
 LABEL_STYLE = {
     "observation": "cyan", "decision": "bold magenta", "action": "bold green",
@@ -27,121 +42,153 @@ LABEL_STYLE = {
 }
 SHORT_LABEL = {"observation": "obs", "decision": "decide", "communication": "comms",
                "declared": "DECLARE"}
+BANNER_STYLE = {BannerLevel.ERROR: "bold white on red", BannerLevel.WARNING: "bold black on yellow",
+                BannerLevel.INFO: "bold black on green"}
+# Refusals the engineer can act on: a warning toast, not an error.
+USER_ERRORS = (IncidentError, StepError, ParamError)
 
 
-class MainScreen(Screen):
+class SessionChanged(Message):
+    """Something shown may have changed (posted from any thread; bursts coalesce)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SessionChanged)
+
+
+class MainScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
-    BINDINGS = [
-        Binding("1", "focus_area('health')", "Health", show=False),
-        Binding("2", "focus_area('clocks')", "Clocks", show=False),
-        Binding("3", "focus_area('log')", "Log", show=False),
-    ]
+    BINDINGS = bindings("main")
+    TITLES = {"health": "Health [1]", "clocks": "Incident clocks [2]", "log": "Incident log [3]"}
+
+    def __init__(self, session: Session, on_ready: Callable[[], None]) -> None:
+        super().__init__()
+        self.session = session
+        self.on_ready = on_ready  # draws the first frame once the widgets exist
 
     def compose(self) -> ComposeResult:
         yield TitleBar(id="titlebar")
-        yield Static(id="banner")
-        health = HealthPane([s.id for s in self.app.env.services], id="health")
-        health.border_title = "Health [1]"
+        yield Cell(id="banner", sized_by_content=True)
+        health = HealthPane([s.id for s in self.session.services], id="health")
+        health.border_title = self.TITLES["health"]
         yield health
         with Horizontal(id="lower"):
             clocks = ClockPane(id="clocks")
-            clocks.border_title = "Incident clocks [2]"
+            clocks.border_title = self.TITLES["clocks"]
             yield clocks
             log = LogView(id="log")
-            log.border_title = "Incident log [3]"
+            log.border_title = self.TITLES["log"]
             yield log
         yield Footer()
 
-    TITLES = {"health": "Health [1]", "clocks": "Incident clocks [2]", "log": "Incident log [3]"}
-
-    def on_descendant_focus(self, event) -> None:
+    def on_descendant_focus(self, event: object) -> None:
         self._mark_focus()
 
-    def on_descendant_blur(self, event) -> None:
+    def on_descendant_blur(self, event: object) -> None:
         self._mark_focus()
 
     def _mark_focus(self) -> None:
         """The focused area says so in words too (not by border colour alone)."""
         for wid, title in self.TITLES.items():
             w = self.query_one(f"#{wid}")
-            base = w.border_title or title
-            base = base.removeprefix("▶ ")
+            base = str(w.border_title or title).removeprefix("▶ ")
             want = f"▶ {base}" if w.has_focus else base
             if w.border_title != want:
                 w.border_title = want
 
     def on_mount(self) -> None:
-        self.app.main_screen = self
-        self.app.refresh_view()
         self.query_one("#health").focus()
+        self.on_ready()
 
     def action_focus_area(self, area: str) -> None:
         self.query_one(f"#{area}").focus()
 
+    def show(self, view: View, simulated: bool) -> None:
+        """Draw ``view``: each widget repaints only what changed."""
+        banner = self.query_one("#banner", Cell)
+        text = Text()
+        for i, b in enumerate(view.banners):
+            if i:
+                text.append("\n")
+            text.append(f" {one_line(b.text, 400)} ", style=BANNER_STYLE[b.level])
+        banner.display = bool(view.banners)
+        levels = {b.level for b in view.banners}
+        worst = next((lv for lv in (BannerLevel.ERROR, BannerLevel.WARNING, BannerLevel.INFO)
+                      if lv in levels), None)
+        banner.set_class(worst == BannerLevel.WARNING, "-warning")
+        banner.set_class(worst == BannerLevel.INFO, "-info")
+        banner.set(text)
+        self.query_one(TitleBar).show(self.session.name, view.now, view.incident, simulated,
+                                      view.paused)
+        self.query_one(HealthPane).show(view.health, view.now)
+        targets = []
+        for s in self.session.services:
+            if s.rto is None and s.rpo is None:
+                continue
+            rto = short_duration(s.rto) if s.rto else "-"
+            rpo = short_duration(s.rpo) if s.rpo else "-"
+            targets.append((one_line(s.title, 15), rto, rpo))
+        self.query_one(ClockPane).show(view.incident, view.clocks, targets, loading=view.loading)
+        log = self.query_one(LogView)
+        log_title = ("▶ " if log.has_focus else "") + self.TITLES["log"] + (
+            " (loading: newest entries first)" if view.loading else "")
+        if log.border_title != log_title:
+            log.border_title = log_title
+        log.show(view.entries, view.pending, view.unsaved, log_line)
+
+
+def log_line(e: Any, mark: str = "") -> Text:
+    """One log entry as a line: time, kind, author, text (all untrusted text sanitized)."""
+    label, text = describe(e)
+    t = Text(no_wrap=True)
+    if mark:
+        t.append(mark, style="bold white on red" if mark.startswith("UNSAVED") else "italic dim")
+    t.append(time.strftime("%H:%M ", time.gmtime(e.ts)), style="dim")
+    short = SHORT_LABEL.get(label, label)[:7]
+    t.append(f"{one_line(short, 7):<7} ", style=LABEL_STYLE.get(label, ""))
+    t.append(one_line(e.author, 16), style="bold")
+    t.append(": ")
+    t.append(one_line(text, 400))
+    return t
+
 
 class CockpitApp(App[int]):
-    """The cockpit. ``env`` supplies health, entries and time; the app only draws them."""
+    """The cockpit over one session. ``keymap``: binding id -> keys (``[keys]`` of
+    cockpit.toml); ``tick``: seconds between redraws of the clocks (0: none, tests)."""
 
     CSS_PATH = "cockpit.tcss"
     TITLE = "DR Cockpit"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("r", "runbooks", "Runbooks"),
-        Binding("d", "declare", "Declare"),
-        Binding("n", "note", "Note"),
-        Binding("s", "status", "Status"),
-        Binding("a", "assign", "Role", show=False),
-        Binding("i", "incidents", "Incidents", show=False),
-        Binding("e", "edit_services", "Services", show=False),
-        Binding("u", "update", "Update"),
-        Binding("tab", "app.focus_next", "Next area", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = bindings("app")
 
-    def __init__(self, env: Environment, *, simulated: bool = False,
-                 runbook_dirs: tuple[Path, ...] = (), tick: float = 1.0) -> None:
+    def __init__(self, session: Session, *, keymap: Mapping[str, str] | None = None,
+                 tick: float = 1.0) -> None:
         super().__init__()
-        self.env = env
-        self.simulated = simulated
-        self.runbook_dirs = runbook_dirs
+        self.session = session
+        self.simulated = session.kind != SessionKind.LIVE
+        self.keymap: dict[str, str] = dict(keymap or {})
         self.tick = tick
-        self._health = {}
-        self._entry_count = -1
-        self._incident = None
-        self._clocks = []
-        self._entries = []
-        self.pending: list = []  # entries written but not yet acknowledged by the journal
-        self.unsaved: list = []  # entries the journal refused (disk full, I/O error)
-        self.write_error: str | None = None
+        self.view_state: View | None = None
         self.main_screen: MainScreen | None = None
         self._refresh_pending = False
-        self._ui_loop = None
-        self._thread_id = None
+        self._session_error: str | None = None
 
-    def get_default_screen(self) -> Screen:
-        return MainScreen()
+    def get_default_screen(self) -> Screen[Any]:
+        self.main_screen = MainScreen(self.session, self.refresh_view)
+        return self.main_screen
 
     def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
         if self.tick > 0:
-            self.set_interval(self.tick, self.refresh_view)
-        import asyncio
-        import threading
-
-        self._thread_id = threading.get_ident()
-        self._ui_loop = asyncio.get_running_loop()
-        self.run_worker(self.env.run(self._changed_any_thread), name="environment",
-                        group="environment", exit_on_error=False)
+            self.set_interval(self.tick, self.refresh_view, name="tick")
+        self.run_worker(self.session.run(self._changed_any_thread), name="session",
+                        group="session", description="following the journal and the probes",
+                        exit_on_error=False)
 
     def _changed_any_thread(self) -> None:
-        import threading
+        self.post_message(SessionChanged())
 
-        if threading.get_ident() == self._thread_id:
-            self._changed()
-        elif self._ui_loop is not None and not self._ui_loop.is_closed():
-            self._ui_loop.call_soon_threadsafe(self._changed)
-
-    def _changed(self) -> None:
+    def on_session_changed(self, message: SessionChanged) -> None:
         """Probe results and journal entries arrive in bursts: coalesce them into at most one
         redraw per 200 ms, so a round of 200 probes costs a few redraws, not 200."""
         if self._refresh_pending:
@@ -154,105 +201,107 @@ class CockpitApp(App[int]):
 
         self.set_timer(0.2, run)
 
+    def current_view(self) -> View:
+        view = self.session.view()
+        if self._session_error is not None:
+            from cockpit.session import Banner
+
+            view = View(**{**view.__dict__, "banners": (*view.banners, Banner(
+                "session", BannerLevel.ERROR, self._session_error))})
+        return view
+
     def refresh_view(self) -> None:
         screen = self.main_screen
-        if screen is None or not self.is_running or self._exit_renderables:
+        if screen is None or not self.is_running or self.return_code is not None:
             return
         try:
-            self._refresh(screen)
+            view = self.current_view()
+            self.view_state = view
+            screen.show(view, self.simulated)
         except NoMatches:
             return  # the screen is being torn down (a late callback at exit)
 
-    def _refresh(self, screen: MainScreen) -> None:
-        now, health, entries, incident, clocks = derive(self.env)
-        self._health = {h.service: h for h in health}
-        self._incident, self._clocks, self._entries = incident, clocks, entries
-        banner = screen.query_one("#banner", Static)
-        error = self.write_error or getattr(self.env, "journal_error", None)
-        offline = getattr(self.env, "offline", False)
-        banner.display = error is not None or offline
-        if offline and error is None:
-            banner.update(Text(" COCKPIT OFFLINE: no connectivity anchor answers. Probe failures "
-                               "may be our own network, not the services. ", style="bold black on yellow"))
-        if error is not None:
-            banner.update(Text(f" JOURNAL NOT WRITABLE: {one_line(error, 200)}. Read-only: "
-                               f"{len(self.unsaved)} unsaved entr{'y' if len(self.unsaved) == 1 else 'ies'} "
-                               "kept in memory; destructive steps refused. ", style="bold white on red"))
-        screen.query_one(TitleBar).show(self.env.name, now, incident, self.simulated,
-                                        bool(getattr(self.env.clock, "paused", False)))
-        screen.query_one(HealthPane).show(health, now)
-        targets = []
-        for s in self.env.services:
-            if s.rto is None and s.rpo is None:
-                continue
-            rto = short_duration(s.rto) if s.rto else "-"
-            rpo = short_duration(s.rpo) if s.rpo else "-"
-            targets.append((one_line(s.title, 15), rto, rpo))
-        loading = getattr(self.env, "loading", False)
-        screen.query_one(ClockPane).show(incident, clocks, targets, loading=loading)
-        log = screen.query_one(LogView)
-        log_title = ("▶ " if log.has_focus else "") + "Incident log [3]" + (
-            " (loading: newest entries first)" if loading else "")
-        if log.border_title != log_title:
-            log.border_title = log_title
-        count = (id(entries), len(entries), len(self.pending), len(self.unsaved))
-        if count != self._entry_count:
-            self._entry_count = count
-            extra = [("UNSAVED ", e) for e in reversed(self.unsaved)]
-            extra += [("pending ", e) for e in reversed(self.pending)]
-            screen.query_one(LogView).set_source(entries, extra, self._log_line)
+    # ------------------------------------------------------------ every background failure
+    @on(Worker.StateChanged)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS and worker.group in ("act", "follow"):
+            self.refresh_view()
+        if event.state != WorkerState.ERROR:
+            return
+        err = worker.error
+        what = worker.description or worker.name or "background work"
+        if worker.group == "session":
+            self._session_error = (
+                f"BACKGROUND WORK STOPPED ({what}): {type(err).__name__}: "
+                f"{one_line(err, 200)}. The journal is no longer followed and health is not "
+                "refreshed: restart the cockpit.")
+            self.bell()
+            self.refresh_view()
+            return
+        if isinstance(err, USER_ERRORS):
+            self.notify(str(err), severity="warning", timeout=8)
+        elif isinstance(err, JournalWriteError):
+            self.notify(f"Not saved: {one_line(err, 300)}", severity="error", timeout=12)
+        else:
+            self.notify(f"{what} failed: {type(err).__name__}: {one_line(err, 300)}",
+                        severity="error", timeout=12)
+        self.refresh_view()
 
-    @staticmethod
-    def _log_line(e, mark: str = "") -> Text:  # noqa: D401 - a LogView formatter
-        import time
+    def work(self, fn: Callable[[], object], what: str, group: str = "act") -> None:
+        """Run a blocking session call in a worker thread; failures reach the one handler."""
+        self.run_worker(fn, thread=True, group=group, description=what, exit_on_error=False)
 
-        label, text = describe(e)
-        t = Text(no_wrap=True)
-        if mark:
-            t.append(mark, style="bold white on red" if mark.startswith("UNSAVED") else "italic dim")
-        t.append(time.strftime("%H:%M ", time.gmtime(e.ts)), style="dim")
-        short = SHORT_LABEL.get(label, label)[:7]
-        t.append(f"{short:<7} ", style=LABEL_STYLE.get(label, ""))
-        t.append(one_line(e.author, 16), style="bold")
-        t.append(": ")
-        t.append(one_line(text, 400))
-        return t
-
+    # ------------------------------------------------------------ opening things
     def on_log_view_open(self, message: LogView.Open) -> None:
         from .modals import EntryScreen
 
         self.push_screen(EntryScreen(message.entry, message.mark))
 
     def on_health_pane_open(self, message: HealthPane.Open) -> None:
-        h = self._health.get(message.service_id)
+        h = self._health().get(message.service_id)
         if h is not None:
-            self.push_screen(ServiceDetailScreen(h, self.env.clock.now()))
+            self.push_screen(ServiceDetailScreen(h, self.session.clock.now()))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        from .forms import Form
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen([
+            ("Anywhere", [*self.BINDINGS, *MainScreen.BINDINGS]),
+            ("Health", HealthPane.BINDINGS),
+            ("Incident log", LogView.BINDINGS),
+            ("Any dialog", [*Form.BINDINGS, *CloseableModal.BINDINGS]),
+        ], self.keymap, intro=(
+            "DR Cockpit shows the health of every service of the recovery plan, the RTO/RPO "
+            "clocks of a declared incident and its log. Keyboard only.")))
 
     def action_runbooks(self) -> None:
         from .runbooks import RunbookScreen
 
         if isinstance(self.screen, RunbookScreen):
             return
-        self.push_screen(RunbookScreen(self.runbook_dirs, self._failing(),
-                                       getattr(self.env, "config", None), self.env))
+        self.push_screen(RunbookScreen(self.session, self._failing(), self.keymap))
 
-    def notify(self, message, *, title: str = "", severity="information", timeout=None,
-               markup: bool = True) -> None:
+    def action_retry_journal(self) -> None:
+        def retry() -> None:
+            msg = self.session.retry_journal()
+            self.call_from_thread(self.notify, msg, timeout=6)
+
+        self.work(retry, "retrying the journal")
+
+    def notify(self, message: object, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
         """Every notification here carries data (commands, errors, names): never Rich markup,
         and never an escape sequence."""
-        from cockpit.sanitize import clean
-
         text = message.plain if isinstance(message, Text) else str(message)
         super().notify(clean(text, keep_newlines=True, limit=4000), title=one_line(title, 80),
                        severity=severity, timeout=timeout, markup=False)
 
     def _fatal_error(self) -> None:
         """Never print a traceback with locals (they hold DSNs and tokens): write a redacted
-        report to a 0600 file and say where it is, in one line."""
+        report to a 0600 file and say where it is, in one line; exit non-zero."""
         from rich.segment import Segments
 
         from cockpit.crash import one_line_error, write_crash_report
@@ -263,186 +312,168 @@ class CockpitApp(App[int]):
         msg = f"cockpit: internal error: {one_line_error(exc) if exc else 'unknown'}"
         if where is not None:
             msg += f" (report: {where})"
-        self._exit_renderables.append(Segments(self.console.render(Text(msg), self.console.options)))
+        self._return_code = 1
+        self._exit_renderables.append(Segments(self.console.render(Text(clean(msg)),
+                                                                   self.console.options)))
         self._close_messages_no_wait()
 
-    # ------------------------------------------------------------ incident actions
-    def _act(self, kind: str, data: dict, call) -> None:
-        """Journal an operator action off the UI thread; pending until acknowledged."""
-        from cockpit.incident import SimEntry
+    # ------------------------------------------------------------ the incident
+    def _view(self) -> View:
+        if self.view_state is None:
+            self.view_state = self.current_view()
+        return self.view_state
 
-        entry = SimEntry(self.env.clock.now(), getattr(self.env, "author", "you"), kind, data)
-        self.pending.append(entry)
-        self.refresh_view()
-
-        def work() -> None:
-            try:
-                call()
-                poll = getattr(self.env, "poll", None)
-                if poll is not None:
-                    poll()
-            except Exception as e:  # noqa: BLE001 - shown to the engineer, entry kept
-                self.call_from_thread(self._act_failed, entry, e)
-            finally:
-                self.call_from_thread(self._act_done, entry)
-
-        self.run_worker(work, thread=True, group="journal", exit_on_error=False)
-
-    def _act_done(self, entry) -> None:
-        if entry in self.pending:
-            self.pending.remove(entry)
-        self.refresh_view()
-
-    def _act_failed(self, entry, error: Exception) -> None:
-        from cockpit.incidents import IncidentError
-
-        if isinstance(error, IncidentError):
-            self.notify(str(error), severity="warning", timeout=6)
-            return
-        self.unsaved.append(entry)
-        self.write_error = f"{type(error).__name__}: {error}"
-        self.refresh_view()
+    def _health(self) -> dict[str, ServiceHealth]:
+        return {h.service: h for h in self._view().health}
 
     def _failing(self) -> set[str]:
-        from cockpit.health import Status
+        return {h.service for h in self._view().health if h.status in (Status.FAIL, Status.WARN)}
 
-        return {h.service for h in self._health.values() if h.status in (Status.FAIL, Status.WARN)}
+    def _incident_or_say(self) -> Any:
+        inc = self._view().incident
+        if inc is None:
+            self.notify("No incident: press d to declare one.", severity="warning", timeout=4)
+        return inc
 
     def action_declare(self) -> None:
         from .forms import DeclareForm
 
-        if self._incident is not None and self._incident.active:
-            self.notify(f"Incident open: {self._incident.title} ({self._incident.status}). "
+        view = self._view()
+        inc = view.incident
+        if inc is not None and inc.active:
+            self.notify(f"Incident open: {one_line(inc.title, 80)} ({inc.status}). "
                         "A new declaration starts a second incident; i lists them.",
                         severity="warning", timeout=8)
-        downs = [h.down_since for h in self._health.values() if getattr(h, "down_since", None)]
-        form = DeclareForm([(s.id, s.title) for s in self.env.services], self._failing(),
-                           min(downs) if downs else None, self.env.clock.now())
+        downs = [h.down_since for h in view.health if h.down_since]
+        form = DeclareForm([(s.id, s.title) for s in self.session.services], self._failing(),
+                           min(downs) if downs else None, self.session.clock.now())
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                self._act("incident.declared", v, lambda: self.env.declare(
-                    v["title"], v["severity"], v["services"], v["impact_start"]))
+                self.work(lambda: self.session.declare(v["title"], v["severity"], v["services"],
+                                                       v["impact_start"]), "declaring")
 
         self.push_screen(form, done)
 
     def action_incidents(self) -> None:
         """List the incidents of the state directory and follow the one chosen."""
-        from .forms import IncidentPicker
-
-        store = getattr(self.env, "store", None)
-        if store is None:
+        if not self.session.capabilities.follow:
             self.notify("The demo has one incident: its scenario's.", timeout=4)
             return
-        current = getattr(self.env, "incident_id", None)
+        self.work(self._load_incidents, "listing the incidents", group="follow")
 
-        def load() -> None:
-            import time as _time
+    def _load_incidents(self) -> None:
+        from .forms import IncidentPicker
 
-            now = self.env.clock.now()
-            rows = []
-            for summary in store.list():
-                st = summary.state
-                t = Text(no_wrap=True, overflow="ellipsis")
-                t.append("▶ " if summary.id == current else "  ", style="bold")
-                t.append(f"{st.severity} ", style="bold red" if st.severity in ("P0", "P1") else "bold")
-                t.append(f"{st.status:<10} ", style="dim" if st.status in ("recovered", "closed") else "bold")
-                t.append(_time.strftime("%m-%d %H:%M ", _time.gmtime(st.declared_at or now)), style="dim")
-                t.append(one_line(st.title, 80))
-                rows.append((summary.id, t))
-            self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
+        now = self.session.clock.now()
+        current = self._view().incident_id
+        rows = []
+        for choice in self.session.incidents():
+            st = choice.state
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append("▶ " if choice.id == current else "  ", style="bold")
+            t.append(f"{one_line(st.severity, 4)} ",
+                     style="bold red" if st.severity in ("P0", "P1") else "bold")
+            t.append(f"{one_line(st.status, 10):<10} ",
+                     style="dim" if st.status in ("recovered", "closed") else "bold")
+            t.append(time.strftime("%m-%d %H:%M ", time.gmtime(st.declared_at or now)),
+                     style="dim")
+            t.append(one_line(st.title, 80))
+            rows.append((choice.id, t))
 
-        def chosen(v) -> None:
+        def chosen(v: dict[str, Any] | None) -> None:
             if v and v["incident"] != current:
-                def follow() -> None:
-                    self.env.follow(v["incident"])
-                    self.call_from_thread(self.refresh_view)
+                self.work(lambda: self.session.follow(v["incident"]), "following the incident",
+                          group="follow")
 
-                self.run_worker(follow, thread=True, group="journal", exit_on_error=False)
-
-        self.run_worker(load, thread=True, group="journal", exit_on_error=False)
-
-    def _need_incident(self) -> bool:
-        if self._incident is None:
-            self.notify("No incident: press d to declare one.", severity="warning", timeout=4)
-            return False
-        return True
+        self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
 
     def action_status(self) -> None:
         from .forms import StatusForm
 
-        if not self._need_incident():
+        inc = self._incident_or_say()
+        if inc is None:
             return
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                self._act("incident.status", v, lambda: self.env.set_status(v["status"]))
+                self.work(lambda: self.session.set_status(v["status"]), "changing the status")
 
-        self.push_screen(StatusForm(self._incident.status), done)
+        self.push_screen(StatusForm(inc.status), done)
 
     def action_edit_services(self) -> None:
         from .forms import ServicesForm
 
-        if not self._need_incident():
+        inc = self._incident_or_say()
+        if inc is None:
             return
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                self._act("incident.updated", v, lambda: self.env.update(services=v["services"]))
+                self.work(lambda: self.session.update(services=v["services"]),
+                          "changing the affected services")
 
-        self.push_screen(ServicesForm([(s.id, s.title) for s in self.env.services],
-                                      set(self._incident.services)), done)
+        self.push_screen(ServicesForm([(s.id, s.title) for s in self.session.services],
+                                      set(inc.services)), done)
 
     def action_note(self) -> None:
         from .forms import NoteForm
 
-        if not self._need_incident():
+        if self._incident_or_say() is None:
             return
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                self._act("note", v, lambda: self.env.note(v["type"], v["text"]))
+                self.work(lambda: self.session.note(v["type"], v["text"]), "adding the note")
 
         self.push_screen(NoteForm(), done)
 
     def action_assign(self) -> None:
         from .forms import RoleForm
 
-        if not self._need_incident():
+        inc = self._incident_or_say()
+        if inc is None:
             return
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                self._act("role.assigned", v, lambda: self.env.assign(v["role"], v["person"]))
+                self.work(lambda: self.session.assign(v["role"], v["person"]),
+                          "assigning the role")
 
-        self.push_screen(RoleForm(dict(self._incident.roles)), done)
+        self.push_screen(RoleForm(dict(inc.roles)), done)
 
     def action_update(self) -> None:
-        from cockpit.updates import draft_update
+        from cockpit.incident.updates import draft_update
 
         from .forms import UpdateForm
 
-        if not self._need_incident():
+        inc = self._incident_or_say()
+        if inc is None:
             return
-        draft = draft_update(self._incident, self._clocks, self._health, self._entries,
-                             self.env.clock.now(), self.env.milestones.update_every)
+        view = self._view()
+        draft = draft_update(inc, view.clocks, self._health(), view.entries, view.now,
+                             self.session.milestones.update_every)
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                data = {"type": "communication", "text": v["text"]}
-                self._act("note", data, lambda: self.env.note("communication", v["text"]))
+                self.work(lambda: self.session.note("communication", v["text"]),
+                          "saving the update")
 
         self.push_screen(UpdateForm(draft), done)
 
     # ------------------------------------------------------------ log search and filter
+    def _log_view(self) -> LogView:
+        assert self.main_screen is not None
+        return self.main_screen.query_one(LogView)
+
     def action_search_log(self) -> None:
-        from cockpit.incident import matches
+        from cockpit.incident.log import matches
 
         from .forms import SearchForm
 
-        log = self.main_screen.query_one(LogView)
+        log = self._log_view()
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v is None:
                 return
             text = v["text"]
@@ -455,14 +486,14 @@ class CockpitApp(App[int]):
         self.push_screen(SearchForm(), done)
 
     def action_filter_log(self) -> None:
-        from cockpit.incident import matches
+        from cockpit.incident.log import matches
 
         from .forms import FilterForm
 
-        log = self.main_screen.query_one(LogView)
-        authors = sorted({e.author for e in self._entries})
+        log = self._log_view()
+        authors = sorted({e.author for e in self._view().entries})
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v is None:
                 return
             kind, author = v["kind"], v["author"]
@@ -470,11 +501,13 @@ class CockpitApp(App[int]):
                 log.set_filter(None, "")
                 return
             kinds = frozenset([kind]) if kind else None
-            desc = " · ".join(x for x in (kind, f"by {one_line(author, 20)}" if author else "") if x)
+            desc = " · ".join(x for x in (kind, f"by {one_line(author, 20)}" if author else "")
+                              if x)
             log.set_filter(lambda e: matches(e, kinds=kinds, author=author or None), desc)
             log.focus()
 
         self.push_screen(FilterForm(authors), done)
 
     def on_unmount(self) -> None:
-        self.env.stop()
+        self.session.stop()
+

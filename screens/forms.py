@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (
@@ -24,9 +23,11 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from cockpit.incident import LIFECYCLE, NOTE_TYPES, ROLES
-from cockpit.incidents import SEVERITIES
-from cockpit.sanitize import one_line
+from cockpit.incident.model import LIFECYCLE, NOTE_TYPES, ROLES
+from cockpit.plan import SEVERITIES
+from cockpit.text import one_line
+
+from .keys import bindings
 
 FORM_CSS = """
 Form { align: center middle; }
@@ -49,7 +50,7 @@ class Form(ModalScreen[dict | None]):
     """A modal form: escape cancels, ctrl+s or the primary button submits."""
 
     DEFAULT_CSS = FORM_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Save")]
+    BINDINGS = bindings("form")
     TITLE = ""
     HINT = "enter / ctrl+s: OK · escape: cancel"
 
@@ -243,7 +244,7 @@ class RoleForm(Form):
 
 
 class UpdateForm(Form):
-    BINDINGS = [*Form.BINDINGS, Binding("ctrl+y", "copy", "Copy (OSC 52)", priority=True)]
+    BINDINGS = [*Form.BINDINGS, *bindings("update")]
     HINT = "ctrl+s: save to the log · ctrl+y: copy · escape: cancel"
 
     def __init__(self, draft: str) -> None:

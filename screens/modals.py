@@ -3,53 +3,27 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.health import ServiceHealth
-from cockpit.sanitize import clean, one_line
+from cockpit.incident.log import describe
+from cockpit.text import clean, one_line
 from cockpit.timeutil import format_duration
 
+from .keys import bindings, help_rows
 from .widgets import STATUS_STYLE
-
-HELP = [
-    ("Anywhere", [
-        ("?", "this help"),
-        ("tab / shift+tab", "next / previous area"),
-        ("1 2 3", "jump to health, clocks, incident log"),
-        ("r", "runbook navigator"),
-        ("d", "declare an incident (failing services pre-selected)"),
-        ("s", "move the incident on: responding, mitigated, recovered, closed"),
-        ("n", "add to the log: observation, decision, action, communication"),
-        ("a", "assign or hand over a role (commander, communications, scribe)"),
-        ("u", "draft a stakeholder update (ctrl+y copies it over SSH)"),
-        ("i", "the incidents of this state directory: follow another one"),
-        ("e", "change the incident's affected services"),
-        ("q", "quit (state is on disk: nothing is lost)"),
-    ]),
-    ("Health", [
-        ("up / down, j / k", "select a service"),
-        ("enter", "details: every probe's figures and last error"),
-    ]),
-    ("Incident log", [
-        ("up / down, pgup / pgdn", "move"),
-        ("home / end", "newest / oldest"),
-        ("o", "newest first / oldest first"),
-        ("enter", "the whole entry"),
-        ("/ , f, escape", "search, filter by kind or author, clear"),
-    ]),
-    ("Any dialog", [("escape", "close")]),
-]
 
 
 class CloseableModal(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "close", "Close")]
+    BINDINGS = bindings("view")
     DEFAULT_CSS = """
     CloseableModal { align: center middle; }
     CloseableModal > VerticalScroll {
@@ -63,22 +37,30 @@ class CloseableModal(ModalScreen[None]):
 
 
 class HelpScreen(CloseableModal):
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
-    SECTIONS = HELP
+    """The keys of where the engineer is, built from the bindings themselves (with the
+    user's keymap applied), so help never drifts from what the keys do."""
+
+    BINDINGS = bindings("help")
+
+    def __init__(self, groups: Sequence[tuple[str, Sequence[BindingType]]],
+                 keymap: Mapping[str, str] | None = None, intro: str = "") -> None:
+        super().__init__()
+        self.groups = groups
+        self.keymap = dict(keymap or {})
+        self.intro = intro
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for section, keys in self.SECTIONS:
+        for section, rows in help_rows(self.groups, self.keymap):
             table.add_row(Text(section, style="bold underline"), "")
-            for key, what in keys:
-                table.add_row(key, what)
+            for key, what in rows:
+                table.add_row(Text(key), Text(what))
         with VerticalScroll() as v:
             v.border_title = "Help"
-            yield Static(Text(
-                "DR Cockpit shows the health of every service of the recovery plan, the "
-                "RTO/RPO clocks of a declared incident and its log. Keyboard only.\n"))
+            if self.intro:
+                yield Static(Text(self.intro + "\n"))
             yield Static(table)
 
 
@@ -121,26 +103,6 @@ class ServiceDetailScreen(CloseableModal):
                 yield Static(t)
 
 
-NAV_HELP = [
-    ("Runbook navigator", [
-        ("up / down, enter", "choose a runbook, then a step"),
-        ("x", "execute the step (asks for missing parameters; destructive steps: type the "
-              "service name)"),
-        ("p", "dry run: the exact argv, working directory, environment names and timeout"),
-        ("v", "verify (the health of a service, or the step's verify command)"),
-        ("c", "confirm done (a step with a verify needs a passing verify or an override)"),
-        ("k / f", "skip with a reason / mark failed with a reason"),
-        ("b", "roll back"),
-        ("o / t", "override the verify gate / retry (a step in doubt is never re-run by itself)"),
-        ("escape", "back to the cockpit"),
-    ]),
-]
-
-
-class NavigatorHelp(HelpScreen):
-    SECTIONS = NAV_HELP
-
-
 class EntryScreen(CloseableModal):
     """One log entry in full: who, when, what kind, the whole text, every field (sanitized)."""
 
@@ -150,8 +112,6 @@ class EntryScreen(CloseableModal):
         self.mark = mark
 
     def compose(self) -> ComposeResult:
-        from cockpit.incident import describe
-
         e = self.entry
         label, text = describe(e)
         head = Text()

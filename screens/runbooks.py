@@ -1,22 +1,34 @@
 """The runbook navigator: runbooks ranked by what is failing, their steps with state, and a
-step view with the guidance and the exact command as it will run."""
+step view with the guidance and the exact command as it will run.
+
+Everything goes through ``session.runbooks``; the library, the step states (file locks) and
+every action run in worker threads and report back as messages.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from cockpit.runbooks import ParamError, Runbook, Step, collect_library, substitute
-from cockpit.sanitize import clean, one_line
+from cockpit.runbooks import ParamError, Runbook, Step
+from cockpit.runbooks.launch import confirmation_for
+from cockpit.runbooks.state import StepState, can_rollback, state_of
+from cockpit.runbooks.template import preview
+from cockpit.session import Session, StepOutput, StepResult
+from cockpit.session.protocol import RunbookLibrary
+from cockpit.text import clean, one_line
 from cockpit.timeutil import format_duration
+
+from .keys import bindings
 
 STATE_MARK = {
     "pending": ("·", "pending", "dim"),
@@ -28,22 +40,6 @@ STATE_MARK = {
     "rolled_back": ("↶", "rolled back", "magenta"),
     "in_doubt": ("?", "IN DOUBT", "bold yellow"),
 }
-
-
-def template_text(step: Step) -> str:
-    """The command with its ``{param}`` placeholders, for steps whose values are not known yet."""
-    import shlex
-
-    spec = step.command
-    if spec is None:
-        return ""
-    marks = {n: f"<{n}>" for n in spec.placeholders()}
-    if spec.shell is not None:
-        body = substitute(spec.shell, marks)
-    else:
-        body = shlex.join(substitute(a, marks) for a in spec.argv or ())
-    where = f"on {substitute(spec.remote, marks)} via ssh" if spec.remote else "on this machine"
-    return f"{where}:\n{body}"
 
 
 def reflow(text: str) -> str:
@@ -72,22 +68,38 @@ def step_line(step: Step, state: str = "pending") -> Text:
     return t
 
 
-class RunbookScreen(Screen):
+class LibraryLoaded(Message):
+    def __init__(self, library: RunbookLibrary) -> None:
+        super().__init__()
+        self.library = library
+
+
+class StatesLoaded(Message):
+    """Fresh step states of a runbook (and the output tail of the shown step)."""
+
+    def __init__(self, runbook_id: str, states: dict[tuple[str, str], StepState],
+                 output: StepOutput | None, step_id: str | None) -> None:
+        super().__init__()
+        self.runbook_id = runbook_id
+        self.states = states
+        self.output = output
+        self.step_id = step_id
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StatesLoaded) and message.runbook_id == self.runbook_id
+
+
+class StepDone(Message):
+    def __init__(self, what: str, result: StepResult) -> None:
+        super().__init__()
+        self.what = what
+        self.result = result
+
+
+class RunbookScreen(Screen[None]):
     """Runbooks on the left (ranked by failing services), steps below, the step on the right."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("x", "execute", "Execute"),
-        Binding("c", "confirm", "Confirm"),
-        Binding("v", "verify", "Verify"),
-        Binding("k", "skip", "Skip"),
-        Binding("f", "mark_failed", "Failed", show=False),
-        Binding("b", "rollback", "Roll back", show=False),
-        Binding("o", "override", "Override", show=False),
-        Binding("t", "retry", "Retry", show=False),
-        Binding("p", "dry_run", "Dry run"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-    ]
+    BINDINGS = bindings("navigator")
     DEFAULT_CSS = """
     RunbookScreen { layout: vertical; }
     RunbookScreen #rb-head { height: 1; background: $panel; padding: 0 1; }
@@ -102,33 +114,25 @@ class RunbookScreen(Screen):
     }
     """
 
-    def __init__(self, dirs: tuple[Path, ...], failing: set[str], config: Any = None,
-                 env: Any = None) -> None:
+    def __init__(self, session: Session, failing: set[str],
+                 keymap: Mapping[str, str] | None = None) -> None:
         super().__init__()
-        self.dirs = dirs
+        self.session = session
+        self.keymap = dict(keymap or {})
         self.failing = failing
-        self.config = config
-        self.env = env
-        self.states: dict[tuple[str, str], Any] = {}
+        self.states: dict[tuple[str, str], StepState] = {}
         self.given: dict[str, dict[str, str]] = {}  # parameter values typed, per runbook
-        self._states_key: object = None
-        self.library, self.problems = collect_library(dirs)
-        self.ranked: list[Runbook] = self.library.rank(failing)
-        self.runbook: Runbook | None = self.ranked[0] if self.ranked else None
+        self.library: RunbookLibrary | None = None
+        self.ranked: list[Runbook] = []
+        self.runbook: Runbook | None = None
         self.step: Step | None = None
+        self.output: StepOutput | None = None
 
     def compose(self) -> ComposeResult:
-        head = Text(no_wrap=True, overflow="ellipsis")
-        head.append("Runbooks", style="bold")
-        if self.failing:
-            head.append("  failing now: ", style="dim")
-            head.append(", ".join(sorted(self.failing)), style="bold red")
-        if self.problems:
-            head.append(f"  {len(self.problems)} runbook file(s) with errors", style="bold yellow")
-        yield Static(head, id="rb-head")
+        yield Static(Text("Runbooks: loading the library…", style="bold"), id="rb-head")
         with Horizontal(id="rb-body"):
             with Vertical(id="rb-left"):
-                runbooks = OptionList(*self._runbook_options(), id="rb-list")
+                runbooks = OptionList(id="rb-list")
                 runbooks.border_title = "Runbooks (ranked)"
                 yield runbooks
                 steps = OptionList(id="rb-steps")
@@ -139,28 +143,54 @@ class RunbookScreen(Screen):
             yield view
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.query_one("#rb-list", OptionList).focus()
+        self._load_library()
+        self.set_interval(1.0, self.refresh_states, name="step-states")
+
+    @work(thread=True, exclusive=True, group="rb-library", exit_on_error=False,
+          description="loading the runbook library")
+    def _load_library(self) -> None:
+        self.post_message(LibraryLoaded(self.session.runbooks.library()))
+
+    def on_library_loaded(self, message: LibraryLoaded) -> None:
+        self.library = message.library
+        self.ranked = self.library.library.rank(self.failing)
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append("Runbooks", style="bold")
+        if self.failing:
+            head.append("  failing now: ", style="dim")
+            head.append(", ".join(sorted(self.failing)), style="bold red")
+        problems = self.library.problems
+        if problems:
+            head.append(f"  {len(problems)} problem(s) in runbook files", style="bold yellow")
+        self.query_one("#rb-head", Static).update(head)
+        ol = self.query_one("#rb-list", OptionList)
+        ol.clear_options()
+        ol.add_options(self._runbook_options())
+        if self.ranked:
+            ol.highlighted = 0
+            self._show_runbook(self.ranked[0])
+        self.refresh_states()
+
     def _runbook_options(self) -> list[Option]:
+        assert self.library is not None
         out = []
         for rb in self.ranked:
-            covered = self.library.covered(rb, self.failing)
+            covered = self.library.library.covered(rb, self.failing)
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(f"{rb.priority} ", style="bold" if rb.priority == "P0" else "dim")
             t.append(one_line(rb.id, 20), style="bold red" if covered else "")
             if covered:
                 t.append(f" ({', '.join(sorted(covered))})", style="red")
             out.append(Option(t, id=rb.id))
-        for p in self.problems:
-            out.append(Option(Text(one_line(p.one_line(), 200), style="yellow"), disabled=True))
+        for p in self.library.problems:
+            out.append(Option(Text(one_line(p, 200), style="yellow"), disabled=True))
         return out
-
-    def on_mount(self) -> None:
-        self.query_one("#rb-list", OptionList).focus()
-        if self.runbook is not None:
-            self.query_one("#rb-list", OptionList).highlighted = 0
-            self._show_runbook(self.runbook)
 
     def _show_runbook(self, rb: Runbook) -> None:
         self.runbook = rb
+        self.output = None
         steps = self.query_one("#rb-steps", OptionList)
         steps.clear_options()
         current = None
@@ -169,18 +199,24 @@ class RunbookScreen(Screen):
             if scen != current:
                 current = scen
                 title = rb.scenario(scen).title if scen else "All scenarios"
-                steps.add_option(Option(Text(one_line(title, 80), style="bold underline"), disabled=True))
+                steps.add_option(Option(Text(one_line(title, 80), style="bold underline"),
+                                        disabled=True))
             steps.add_option(Option(step_line(st, self._state_word(rb.id, st.id)), id=st.id))
         steps.border_title = Text(f"Steps: {one_line(rb.title, 60)}")  # a Text: never markup
-        first = next((i for i in range(steps.option_count) if not steps.get_option_at_index(i).disabled), None)
+        first = next((i for i in range(steps.option_count)
+                      if not steps.get_option_at_index(i).disabled), None)
         if first is not None:
             steps.highlighted = first
-            self._show_step(rb.step(steps.get_option_at_index(first).id))
+            step_id = steps.get_option_at_index(first).id
+            assert step_id is not None
+            self._show_step(rb.step(step_id))
         else:
-            self.query_one("#rb-step-text", Static).update(Text(clean(rb.summary, keep_newlines=True)))
+            self.query_one("#rb-step-text", Static).update(
+                Text(clean(rb.summary, keep_newlines=True)))
+        self.refresh_states()
 
     def params(self, rb: Runbook) -> dict[str, Any]:
-        return rb.param_values(self.given.get(rb.id), self.config)
+        return self.session.runbooks.param_values(rb, self.given.get(rb.id))
 
     def _state_word(self, rb_id: str, step_id: str) -> str:
         st = self.states.get((rb_id, step_id))
@@ -189,13 +225,16 @@ class RunbookScreen(Screen):
     def _show_step(self, step: Step) -> None:
         rb = self.runbook
         assert rb is not None
+        if self.step is not step:
+            self.output = None
         self.step = step
         t = Text()
         t.append(one_line(step.title, 200) + "\n", style="bold")
         flags = []
         if step.destructive:
             token = rb.confirmation_token(step, self.params(rb))
-            flags.append((f"DESTRUCTIVE: type '{one_line(token or '', 40)}' to run", "bold white on red"))
+            flags.append((f"DESTRUCTIVE: type '{one_line(token or '', 40)}' to run",
+                          "bold white on red"))
         if step.verify is not None:
             flags.append(("verify gate", "bold cyan"))
         if step.rollback is not None:
@@ -238,14 +277,15 @@ class RunbookScreen(Screen):
             params = self.params(rb)
             missing = [p.name for p in rb.missing_params(params, step)]
             if missing:
-                t.append(clean(template_text(step), keep_newlines=True) + "\n", style="cyan")
+                t.append(clean(preview(step.command), keep_newlines=True) + "\n", style="cyan")
                 t.append("asked for when run: " + ", ".join(missing) + "\n", style="yellow")
             else:
                 try:
                     rendered = rb.render(step, params)
                     t.append(clean(rendered.describe(), keep_newlines=True) + "\n", style="cyan")
                     if rendered.env_names:
-                        t.append("environment: " + ", ".join(rendered.env_names) + "\n", style="dim")
+                        t.append("environment: " + ", ".join(rendered.env_names) + "\n",
+                                 style="dim")
                 except ParamError as e:
                     t.append(f"cannot render: {one_line(str(e), 200)}\n", style="red")
         if step.verify is not None:
@@ -254,9 +294,14 @@ class RunbookScreen(Screen):
             t.append(f"\nVerify before confirming: {what}\n", style="cyan")
         if step.rollback is not None:
             t.append(f"\nRollback: {one_line(step.rollback.title, 200)}\n", style="magenta")
-        out = self._output_text(rb, step)
+        out = self.output
         if out is not None:
-            t.append_text(out)
+            t.append(f"\nOutput ({out.size:,} bytes; whole file: {one_line(out.path, 200)}",
+                     style="bold")
+            if out.sha256:
+                t.append(f", sha256 {out.sha256[:12]}…", style="bold")
+            t.append("):\n", style="bold")
+            t.append("\n".join(out.tail.splitlines()[-60:]) + "\n")
         self.query_one("#rb-step-text", Static).update(t)
         self.query_one("#rb-step").border_title = Text(f"Step {one_line(step.id, 40)}")
 
@@ -271,6 +316,7 @@ class RunbookScreen(Screen):
             step = next((st for st in self.runbook.steps if st.id == event.option.id), None)
             if step is not None:
                 self._show_step(step)
+                self.refresh_states()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "rb-list":
@@ -282,166 +328,107 @@ class RunbookScreen(Screen):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        from .modals import NavigatorHelp
+        from .modals import HelpScreen
 
-        self.app.push_screen(NavigatorHelp())
+        self.app.push_screen(HelpScreen([("Runbook navigator", self.BINDINGS)], self.keymap))
 
     # ------------------------------------------------------------------ live step states
-    def on_show(self) -> None:
-        self.refresh_states()
-        if not hasattr(self, "_timer"):
-            self._timer = self.set_interval(1.0, self.refresh_states)
-
-    def _live(self) -> tuple[Any, str] | None:
-        """(environment, incident id) when steps can really run here."""
-        env = self.env
-        iid = getattr(env, "incident_id", None)
-        if env is None or not hasattr(env, "store") or iid is None:
-            return None
-        return env, iid
-
     def refresh_states(self) -> None:
-        from cockpit.steps import step_states
+        if self.runbook is not None:
+            self._load_states(self.runbook.id, self.step)
 
-        live = self._live()
-        if live is None or self.runbook is None:
-            return
-        env, iid = live
-        entries = env.entries()
-        key = (iid, id(entries), len(entries), self.runbook.id)
-        running = any(s.state == "running" for s in self.states.values())
-        if key == self._states_key and not running:
-            return
-        self._states_key = key
-        from cockpit.executor import alive_checker
+    @work(thread=True, exclusive=True, group="rb-states", exit_on_error=False,
+          description="reading the step states")
+    def _load_states(self, runbook_id: str, step: Step | None) -> None:
+        states = self.session.runbooks.states(runbook_id)
+        output = None
+        if step is not None:
+            st = states.get((runbook_id, step.id))
+            if st is not None:
+                output = self.session.runbooks.output(st)
+        self.post_message(StatesLoaded(runbook_id, states, output,
+                                       step.id if step else None))
 
-        steps_only = [e for e in entries if e.kind.startswith("step.")]
-        self.states = step_states(steps_only, self.runbook.id, alive=alive_checker(env.state_dir, iid))
-        steps = self.query_one("#rb-steps", OptionList)
-        for i in range(steps.option_count):
-            opt = steps.get_option_at_index(i)
-            if opt.id is not None and not opt.disabled:
-                steps.replace_option_prompt_at_index(
-                    i, step_line(self.runbook.step(opt.id), self._state_word(self.runbook.id, opt.id)))
-        if self.step is not None:
+    def on_states_loaded(self, message: StatesLoaded) -> None:
+        rb = self.runbook
+        if rb is None or message.runbook_id != rb.id:
+            return
+        changed = message.states != self.states
+        self.states = message.states
+        if changed:
+            steps = self.query_one("#rb-steps", OptionList)
+            for i in range(steps.option_count):
+                opt = steps.get_option_at_index(i)
+                if opt.id is not None and not opt.disabled:
+                    steps.replace_option_prompt_at_index(
+                        i, step_line(rb.step(opt.id), self._state_word(rb.id, opt.id)))
+        if self.step is not None and message.step_id == self.step.id:
+            if changed or message.output != self.output:
+                self.output = message.output
+                self._show_step(self.step)
+        elif changed and self.step is not None:
             self._show_step(self.step)
 
-    def _output_text(self, rb: Runbook, step: Step) -> Text | None:
-        from cockpit.executor import display_tail, tail_bytes
-
-        st = self.states.get((rb.id, step.id))
-        live = self._live()
-        if st is None or live is None:
-            return None
-        env, iid = live
-        rel = st.output.path if st.output is not None else (f"outputs/{st.run}.out" if st.run else None)
-        if not rel:
-            return None
-        path = env.state_dir / "incidents" / iid / rel
-        data = tail_bytes(path, 16 * 1024)
-        size = st.output.bytes if st.output is not None else (path.stat().st_size if path.exists() else 0)
-        t = Text()
-        t.append(f"\nOutput ({size:,} bytes; whole file: {rel}", style="bold")
-        if st.output is not None:
-            t.append(f", sha256 {st.output.sha256[:12]}…", style="bold")
-        t.append("):\n", style="bold")
-        lines = display_tail(data).splitlines()[-60:]
-        t.append("\n".join(lines) + "\n")
-        return t
-
     # ------------------------------------------------------------------ operator actions
-    def _ready(self, *, need_command: bool = False) -> tuple[Any, str, Runbook, Step, Any] | None:
-        from cockpit.steps import state_of
-
+    def _selected(self, *, need_command: bool = False) -> tuple[Runbook, Step, StepState] | None:
         rb, step = self.runbook, self.step
         if rb is None or step is None:
-            return None
-        live = self._live()
-        if live is None:
-            if self.env is not None and not hasattr(self.env, "store"):
-                self.notify("The demo runs nothing: p shows the exact command (dry run).",
-                            timeout=5)
-            else:
-                self.notify("Declare an incident first (escape, then d): every step is "
-                            "recorded in it.", severity="warning", timeout=6)
             return None
         if need_command and step.command is None:
             self.notify("A manual step: do it, then confirm it (c).", timeout=5)
             return None
-        env, iid = live
-        return env, iid, rb, step, state_of(self.states, rb.id, step.id)
+        return rb, step, state_of(self.states, rb.id, step.id)
 
-    def _journal_broken(self) -> str | None:
-        return getattr(self.app, "write_error", None) or getattr(self.env, "journal_error", None)
+    def _run(self, what: str, fn: Callable[[], StepResult]) -> None:
+        """Run a step action off the UI thread; its refusals and failures reach the app's
+        one worker error handler, its result comes back as ``StepDone``."""
 
-    def _in_thread(self, what: str, fn) -> None:
-        """Run ``fn`` (it journals: blocking) off the UI thread; report errors in one line."""
-        from cockpit.runbooks import ParamError
-        from cockpit.steps import StepError
+        def go() -> None:
+            self.post_message(StepDone(what, fn()))
 
-        def work() -> None:
-            try:
-                result = fn()
-            except (StepError, ParamError) as e:
-                self.app.call_from_thread(self.notify, one_line(str(e), 300), severity="warning",
-                                          timeout=8)
-                return
-            except OSError as e:
-                self.app.call_from_thread(self.notify, f"{what}: {one_line(str(e), 200)}",
-                                          severity="error", timeout=10)
-                return
-            except Exception as e:  # noqa: BLE001 - never silent: say what failed, in one line
-                self.app.call_from_thread(self.notify, f"{what} failed: {type(e).__name__}: "
-                                          f"{one_line(str(e), 200)}", severity="error", timeout=12)
-                return
-            self.app.call_from_thread(self._after, what, result)
+        self.app.run_worker(go, thread=True, group="steps", description=what,
+                            exit_on_error=False)
 
-        self.run_worker(work, thread=True, group="steps", exit_on_error=False)
-
-    def _after(self, what: str, result: Any) -> None:
-        from cockpit.executor import ClaimedBy, DryRun
-
-        if isinstance(result, ClaimedBy):
-            self.notify(f"Not started: {one_line(str(result), 200)}", severity="warning", timeout=10)
-        elif isinstance(result, DryRun):
-            self.notify(result.display(), title="Dry run: nothing was run", timeout=15)
-        self._states_key = None
-        poll = getattr(self.env, "poll", None)
-        if poll is not None:
-            poll()
+    def on_step_done(self, message: StepDone) -> None:
+        r = message.result
+        if r.dry_run is not None:
+            d = r.dry_run
+            msg = (f"argv: {d.display()}\ncwd: {d.cwd or '(current)'}\n"
+                   f"env: {', '.join(d.env_names) or '(base only)'}\n"
+                   f"timeout: {format_duration(d.timeout)}")
+            self.notify(msg, title="Dry run: nothing was run", timeout=15)
+        elif r.warning:
+            self.notify(r.message, severity="warning", timeout=10)
         self.refresh_states()
 
-    def _with_params(self, rb: Runbook, step: Any, then) -> None:
+    def _with_params(self, rb: Runbook, target: Any, then: Callable[[dict[str, Any]], None]
+                     ) -> None:
         from .forms import ParamForm
 
         params = self.params(rb)
-        missing = rb.missing_params(params, step)
+        missing = rb.missing_params(params, target)
         if not missing:
             then(params)
             return
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
                 self.given.setdefault(rb.id, {}).update(v)
                 then(self.params(rb))
 
         self.app.push_screen(ParamForm(missing), done)
 
-    def _with_token(self, rb: Runbook, step: Step, params: dict, target: Any, then) -> None:
+    def _with_token(self, rb: Runbook, step: Step, params: Mapping[str, Any], target: Any,
+                    then: Callable[[str | None], None]) -> None:
         """Ask for the confirmation token of a destructive step or rollback (``target``)."""
-        from cockpit.executor import confirmation_for
-
         from .forms import PromptForm
 
         token = confirmation_for(rb, target, params)
         if not token:
             then(None)
             return
-        if self._journal_broken():
-            self.notify("The journal cannot be written: destructive steps are refused until "
-                        "it can.", severity="error", timeout=8)
-            return
-        def done(v) -> None:
+
+        def done(v: dict[str, Any] | None) -> None:
             if v:
                 then(v["text"])
 
@@ -451,153 +438,99 @@ class RunbookScreen(Screen):
             f"This step changes production. Type '{token}' to run it exactly as shown.",
             expect=token, placeholder=token), done)
 
+    def _can_execute(self) -> bool:
+        caps = self.session.capabilities
+        if not caps.execute:
+            self.notify(caps.why_not_execute or "Nothing can run here.", timeout=5)
+        return caps.execute
+
     def action_execute(self) -> None:
-        from cockpit import executor
-
-        ready = self._ready(need_command=True)
-        if ready is None:
+        sel = self._selected(need_command=True)
+        if sel is None or not self._can_execute():
             return
-        env, iid, rb, step, st = ready
+        rb, step, st = sel
+        steps = self.session.runbooks
 
-        def go(params: dict) -> None:
-            def launch(token: str | None) -> None:
-                journal = env.store.journal(iid)
-                self._in_thread("execute", lambda: executor.start(
-                    env.state_dir, iid, rb, step, params, author=journal.author,
-                    mode=env.store.mode, journal=journal, attempt=st.attempt + 1,
-                    confirmation=token, state=st))
-
-            self._with_token(rb, step, params, step, launch)
+        def go(params: dict[str, Any]) -> None:
+            self._with_token(rb, step, params, step, lambda token: self._run(
+                "execute", lambda: steps.execute(rb, step, params, token, st)))
 
         self._with_params(rb, step, go)
 
     def action_rollback(self) -> None:
-        from cockpit import executor
-        from cockpit.steps import can_rollback
-
-        ready = self._ready()
-        if ready is None:
+        sel = self._selected()
+        if sel is None or not self._can_execute():
             return
-        env, iid, rb, step, st = ready
+        rb, step, st = sel
         ok, why = can_rollback(st, step)
         if not ok:
             self.notify(why, severity="warning", timeout=6)
             return
+        steps = self.session.runbooks
 
-        def go(params: dict) -> None:
-            def launch(token: str | None) -> None:
-                journal = env.store.journal(iid)
-                self._in_thread("roll back", lambda: executor.start_rollback(
-                    env.state_dir, iid, rb, step, params, author=journal.author,
-                    mode=env.store.mode, journal=journal, confirmation=token))
-
-            self._with_token(rb, step, params, step.rollback, launch)
+        def go(params: dict[str, Any]) -> None:
+            self._with_token(rb, step, params, step.rollback, lambda token: self._run(
+                "roll back", lambda: steps.rollback(rb, step, params, token)))
 
         self._with_params(rb, step.rollback, go)
 
     def action_verify(self) -> None:
-        from cockpit import executor
-        from cockpit.health import Status
-        from cockpit.steps import record_verify
-
-        ready = self._ready()
-        if ready is None:
+        sel = self._selected()
+        if sel is None or not self._can_execute():
             return
-        env, iid, rb, step, st = ready
+        rb, step, st = sel
         v = step.verify
         if v is None:
             self.notify("This step has no verify.", timeout=4)
             return
-        journal = env.store.journal(iid)
+        steps = self.session.runbooks
         if v.probe:
-            h = {x.service: x for x in env.health()}.get(v.probe)
-            passed = h is not None and h.status == Status.OK
-            detail = (f"{v.probe} is {h.status.word}: {one_line(h.summary, 120)}" if h is not None
-                      else f"no health for {v.probe}")
-            self._in_thread("verify", lambda: record_verify(journal, st, passed, detail))
+            self._run("verify", lambda: steps.verify(rb, step, {}, st))
             return
-        self._with_params(rb, v, lambda params: self._in_thread("verify", lambda: executor.run_verify(
-            env.state_dir, iid, rb, step, params, author=journal.author, mode=env.store.mode,
-            journal=journal)))
+        self._with_params(rb, v, lambda params: self._run(
+            "verify", lambda: steps.verify(rb, step, params, st)))
 
     def action_confirm(self) -> None:
-        from cockpit import steps as S
-
-        ready = self._ready()
-        if ready is None:
+        sel = self._selected()
+        if sel is None or not self._can_execute():
             return
-        env, iid, rb, step, st = ready
-        ok, why = S.can_confirm(st, step)
-        if not ok:
-            self.notify(why, severity="warning", timeout=8)
-            return
-        journal = env.store.journal(iid)
-        self._in_thread("confirm", lambda: S.confirm(journal, st, step))
+        rb, step, st = sel
+        self._run("confirm", lambda: self.session.runbooks.confirm(rb, step, st))
 
-    def _reasoned(self, title: str, label: str, fn) -> None:
+    def _reasoned(self, title: str, label: str,
+                  fn: Callable[[Step, StepState, str], StepResult]) -> None:
         from .forms import PromptForm
 
-        ready = self._ready()
-        if ready is None:
+        sel = self._selected()
+        if sel is None or not self._can_execute():
             return
-        env, iid, rb, step, st = ready
-        journal = env.store.journal(iid)
+        _rb, step, st = sel
 
-        def done(v) -> None:
+        def done(v: dict[str, Any] | None) -> None:
             if v:
-                self._in_thread(title, lambda: fn(journal, st, v["text"]))
+                self._run(title, lambda: fn(step, st, v["text"]))
 
         self.app.push_screen(PromptForm(f"{title}: {step.title}", label), done)
 
     def action_skip(self) -> None:
-        from cockpit import steps as S
-
-        self._reasoned("Skip", "Why is this step skipped? (journaled with your name)", S.skip)
+        self._reasoned("Skip", "Why is this step skipped? (journaled with your name)",
+                       self.session.runbooks.skip)
 
     def action_mark_failed(self) -> None:
-        from cockpit import steps as S
-
-        self._reasoned("Mark failed", "What went wrong?", S.mark_failed)
+        self._reasoned("Mark failed", "What went wrong?", self.session.runbooks.mark_failed)
 
     def action_override(self) -> None:
-        from cockpit import steps as S
-
         self._reasoned("Override the verify gate", "Why may this step be confirmed without a "
-                       "passing verify? (journaled)", S.override)
+                       "passing verify? (journaled)", self.session.runbooks.override)
 
     def action_retry(self) -> None:
-        from cockpit import steps as S
-
-        self._reasoned("Retry", "Why run it again? (a step in doubt may have half-run)", S.retry)
+        self._reasoned("Retry", "Why run it again? (a step in doubt may have half-run)",
+                       self.session.runbooks.retry)
 
     def action_dry_run(self) -> None:
         rb, step = self.runbook, self.step
         if rb is None or step is None or step.command is None:
             self.notify("Nothing to run in this step.", timeout=3)
             return
-        live = self._live()
-        if live is not None:
-            from cockpit import executor
-
-            env, iid = live
-            journal = env.store.journal(iid)
-            self._with_params(rb, step, lambda params: self._in_thread(
-                "dry run", lambda: executor.start(env.state_dir, iid, rb, step, params,
-                                                  author=journal.author, mode=env.store.mode,
-                                                  journal=journal, dry_run=True)))
-            return
-        params = self.params(rb)
-        missing = [p.name for p in rb.missing_params(params, step)]
-        if missing:
-            self.notify(f"Parameters needed first: {', '.join(missing)}", severity="warning", timeout=6)
-            return
-        try:
-            rendered = rb.render(step, params)
-        except ParamError as e:
-            self.notify(one_line(str(e), 200), severity="error", timeout=6)
-            return
-        msg = (f"argv: {rendered.display()}\ncwd: {rendered.cwd or '(current)'}\n"
-               f"env: {', '.join(rendered.env_names) or '(base only)'}\n"
-               f"timeout: {format_duration(rendered.timeout)}")
-        self.notify(msg, title="Dry run: nothing was run", timeout=15)
-
+        self._with_params(rb, step, lambda params: self._run(
+            "dry run", lambda: self.session.runbooks.dry_run(rb, step, params)))

@@ -4,10 +4,9 @@ every repaint is bandwidth, so an idle cockpit writes nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
@@ -16,11 +15,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from cockpit.clocks import ClockView, Level
 from cockpit.health import ServiceHealth, Status
-from cockpit.incident import IncidentState
-from cockpit.sanitize import one_line
+from cockpit.incident.clocks import ClockView, Level
+from cockpit.incident.model import IncidentState
+from cockpit.text import one_line
 from cockpit.timeutil import format_age
+
+from .keys import bindings
 
 STATUS_STYLE = {
     Status.OK: "bold green",
@@ -59,10 +60,11 @@ class Cell(Static):
     def __init__(self, *args, sized_by_content: bool = False, **kw) -> None:
         super().__init__(*args, **kw)
         self.sized_by_content = sized_by_content
+        self._last_key: str | None = None
 
     def set(self, content: Text | str) -> None:
         key = content.markup if isinstance(content, Text) else content
-        if getattr(self, "_last_key", None) == key:
+        if self._last_key == key:
             return
         self._last_key = key
         # A cell whose size is fixed by CSS needs no layout pass: only its own region repaints.
@@ -114,11 +116,7 @@ class ServiceRow(Horizontal):
 class HealthPane(Vertical, can_focus=True):
     """All services, one row each; up/down select, enter opens the detail view."""
 
-    BINDINGS = [
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("enter", "open", "Details"),
-    ]
+    BINDINGS = bindings("health")
     selected: reactive[int] = reactive(0)
 
     class Open(Message):
@@ -129,6 +127,7 @@ class HealthPane(Vertical, can_focus=True):
     def __init__(self, service_ids: Sequence[str] = (), **kw) -> None:
         super().__init__(**kw)
         self._initial = list(service_ids)
+        self._subtitle: str | None = None
 
     def compose(self):
         for sid in self._initial:
@@ -149,12 +148,13 @@ class HealthPane(Vertical, can_focus=True):
         for i, row in enumerate(rows):
             row.set_class(i == self.selected and self.has_focus, "-selected")
         # The selection in words too (monochrome terminals, screen readers of captures).
-        if self.has_focus and 0 <= self.selected < len(rows) and rows[self.selected].health:
-            title = one_line(rows[self.selected].health.title, 30)
+        selected = rows[self.selected].health if 0 <= self.selected < len(rows) else None
+        if self.has_focus and selected is not None:
+            title = one_line(selected.title, 30)
             subtitle = f"▸ {title} · enter: details"
         else:
             subtitle = ""
-        if getattr(self, "_subtitle", None) != subtitle:
+        if self._subtitle != subtitle:
             self._subtitle = subtitle
             self.border_subtitle = Text(subtitle)  # a service title from config: never markup
 
@@ -312,19 +312,7 @@ class LogView(ScrollView, can_focus=True):
     so 100,000 entries cost what the visible 30 cost. Filters keep an index, extended as
     entries arrive."""
 
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", show=False),
-        Binding("pagedown", "page(1)", show=False),
-        Binding("home", "jump(0)", show=False),
-        Binding("end", "jump(-1)", show=False),
-        Binding("o", "toggle_order", "Order"),
-        Binding("slash", "app.search_log", "Search", key_display="/"),
-        Binding("f", "app.filter_log", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("enter", "open", "Entry", show=False),
-    ]
+    BINDINGS = bindings("log")
 
     class Open(Message):
         def __init__(self, mark: str, entry: object) -> None:
@@ -341,10 +329,10 @@ class LogView(ScrollView, can_focus=True):
         self._extra: list[tuple[str, object]] = []  # (mark, entry): unsaved / pending, newest
         self._index: list[int] | None = None  # filtered entry positions
         self._indexed = 0
-        self._predicate = None
+        self._predicate: Callable[[object], bool] | None = None
         self._fmt = lambda e, mark: Text(str(e))
         self._cache: dict[tuple[int, str], Text] = {}
-        self.filter_text = ""
+        self._shown: object = None
 
     # ---------------------------------------------------------------- content
     def set_source(self, entries: Sequence, extra: list[tuple[str, object]], fmt) -> None:
@@ -361,11 +349,21 @@ class LogView(ScrollView, can_focus=True):
             self.cursor += grown  # keep the selected entry selected as newer ones arrive
         self._resize()
 
+    def show(self, entries: Sequence, pending: Sequence, unsaved: Sequence, fmt) -> None:
+        """Entries, then this cockpit's unsaved and pending ones (newest first), when any of
+        them changed."""
+        key = (id(entries), len(entries), tuple(map(id, pending)), tuple(map(id, unsaved)))
+        if key == self._shown:
+            return
+        self._shown = key
+        extra = [("UNSAVED ", e) for e in reversed(unsaved)]
+        extra += [("pending ", e) for e in reversed(pending)]
+        self.set_source(entries, extra, fmt)
+
     def set_filter(self, predicate, description: str) -> None:
         self._predicate = predicate
         self._index = None if predicate is None else []
         self._indexed = 0
-        self.filter_text = description
         self._extend_index()
         self.cursor = 0
         # the search text and author names are data: a Text, never parsed as markup
@@ -377,6 +375,7 @@ class LogView(ScrollView, can_focus=True):
             self._indexed = len(self._entries)
             return
         pred = self._predicate
+        assert pred is not None
         for i in range(self._indexed, len(self._entries)):
             if pred(self._entries[i]):
                 self._index.append(i)

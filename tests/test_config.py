@@ -11,7 +11,7 @@ import pytest
 
 from cockpit.cli import main
 from cockpit.config import find_config, load_config, resolve_state_dir
-from cockpit.schema import DocumentError
+from cockpit.document import DocumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "cockpit.example.toml"

@@ -6,13 +6,13 @@ import tomllib
 
 import pytest
 
-from cockpit.clocks import Level, countdown, incident_clocks, level_for
 from cockpit.config import Milestones
-from cockpit.environment import DemoEnvironment, derive
+from cockpit.document import DocumentError
 from cockpit.health import Status
-from cockpit.incident import fold
+from cockpit.incident.clocks import Level, countdown, incident_clocks, level_for
+from cockpit.incident.fold import fold
 from cockpit.scenario import ScenarioPlayer, builtin_demo, parse_scenario
-from cockpit.schema import DocumentError
+from cockpit.session.demo import DemoSession
 from cockpit.timeutil import FixedClock, format_clock, format_duration, parse_duration
 
 T0 = 1_800_000_000.0
@@ -83,8 +83,8 @@ def test_countdown_stops_when_done():
 
 
 def test_incident_clocks_from_the_demo():
-    env = DemoEnvironment.start(builtin_demo(), at=400, clock=FixedClock(T0))
-    now, health, entries, incident, clocks = derive(env)
+    env = DemoSession.start(builtin_demo(), at=400, clock=FixedClock(T0))
+    clocks = env.view().clocks
     keys = [c.key for c in clocks]
     assert keys[:3] == ["rto:database", "rto:backend", "rpo:database"]
     by = {c.key: c for c in clocks}
@@ -117,8 +117,8 @@ def test_formats():
 
 
 # ---------------------------------------------------------------- the plan's targets, table-driven
-from cockpit.clocks import ServiceTargets  # noqa: E402
-from cockpit.incident import SimEntry  # noqa: E402
+from cockpit.incident.clocks import ServiceTargets  # noqa: E402
+from cockpit.incident.model import SimEntry  # noqa: E402
 
 PLAN = [ServiceTargets("database", "PostgreSQL", 3600, 900), ServiceTargets("backend", "Backend API", 7200, None),
         ServiceTargets("frontend", "Frontend", 4 * 3600, None), ServiceTargets("redis", "Redis", 7200, 3600)]

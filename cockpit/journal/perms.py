@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 PERSONAL = "personal"
@@ -108,12 +109,13 @@ def filesystem_type(path: Path, mountinfo: str | None = None) -> str | None:
     return best
 
 
-def check_local_fs(path: Path, mountinfo: str | None = None, env: dict | None = None) -> None:
+def check_local_fs(path: Path, mountinfo: str | None = None,
+                   env: Mapping[str, str] | None = None) -> None:
     """Several writers on a network filesystem: refused (flock and fsync do not mean there what
     the journal relies on), unless $COCKPIT_ALLOW_NETWORK_FS=1 says the admin knows."""
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     fstype = filesystem_type(path, mountinfo)
-    if fstype in NETWORK_FS and env.get(ALLOW_NETWORK_FS, "") not in ("1", "yes", "true"):
+    if fstype in NETWORK_FS and environ.get(ALLOW_NETWORK_FS, "") not in ("1", "yes", "true"):
         raise UnsafeStateDir(
             f"{path}: on a network filesystem ({fstype}); several writers there are refused "
             f"(locks and fsync are not reliable). Use a local disk, or set {ALLOW_NETWORK_FS}=1 "

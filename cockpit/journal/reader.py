@@ -52,7 +52,10 @@ try:  # rtoml parses our records identically (tests/journal/test_record.py) and 
 
     PARSER = "rtoml"
 except ImportError:  # pragma: no cover
-    _fast_loads = tomllib.loads
+
+    def _fast_loads(text: str) -> dict[str, Any]:
+        return tomllib.loads(text)
+
     PARSER = "tomllib"
 
 
@@ -239,7 +242,7 @@ def _slow(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
             fs.line = line + rec.count(b"\n")
         else:
             if fs.damage is None:
-                seq = d.get("seq") if isinstance(d, dict) and isinstance(d.get("seq"), int) else expect
+                seq = d["seq"] if isinstance(d, dict) and isinstance(d.get("seq"), int) else expect
                 fs.damage = (line, seq, reason or "record after damage")
                 if not keep_going:
                     return
@@ -290,7 +293,7 @@ def _writer_alive(fd: int) -> bool:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         b = os.read(fd, 1 << 22)
         if not b:

@@ -43,6 +43,8 @@ import math
 import re
 from typing import Any
 
+from ..text import DANGEROUS_RANGES, char_class
+
 HEADER = (
     b"# cockpit journal v1 - append-only. Do not edit: edits are detected by `cockpit verify`.\n"
     b"# Add corrections as new entries.\n"
@@ -59,36 +61,10 @@ _HASH_LINE_LEN = len('hash = "sha256:"\n') + 64
 _MAX_INT = 2**63 - 1
 _MIN_INT = -(2**63)
 
-# Code points escaped in strings: categories Cc, Cf, Zl, Zp, Cs (Unicode 14, Python 3.11).
-# tests/journal/test_record.py checks this table against unicodedata.
-_ESCAPE_RANGES = [
-    (0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C),
-    (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E),
-    (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
-    (0xD800, 0xDFFF), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001), (0xE0020, 0xE007F),
-]
-
-
-def _char_class(ranges: list[tuple[int, int]], skip: int | None = None) -> str:
-    parts = []
-    for lo, hi in ranges:
-        if skip is not None and lo <= skip <= hi:
-            if lo < skip:
-                parts.append((lo, skip - 1))
-            if skip < hi:
-                parts.append((skip + 1, hi))
-        else:
-            parts.append((lo, hi))
-    out = []
-    for lo, hi in parts:
-        out.append(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}")
-    return "".join(out)
-
-
-_BAD = re.compile("[\\\\\"" + _char_class(_ESCAPE_RANGES) + "]")
-_BAD_ML = re.compile("[\\\\\"" + _char_class(_ESCAPE_RANGES, skip=0x0A) + "]")
+# Code points escaped in strings: ``cockpit.text.DANGEROUS_RANGES`` (categories Cc, Cf,
+# Zl, Zp, Cs), the one table shared with the screen sanitizer and the runbook validator.
+_BAD = re.compile("[\\\\\"" + char_class(DANGEROUS_RANGES) + "]")
+_BAD_ML = re.compile("[\\\\\"" + char_class(DANGEROUS_RANGES, skip=(0x0A,)) + "]")
 _SHORT = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 

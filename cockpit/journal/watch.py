@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +38,16 @@ class Follower:
         self._cursors: dict[str, _Cursor] = {}
         self._seen: set[str] = set()
         self.problems: list[str] = []
+        self._lock = threading.Lock()
 
     def poll(self) -> list[Entry]:
-        """Entries not returned before, merged in (ts, writer, seq) order."""
+        """Entries not returned before, merged in (ts, writer, seq) order. Thread-safe (one
+        poll at a time); a damaged record stops reading its file and is named in
+        ``problems`` (the cockpit shows it)."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list[Entry]:
         try:
             names = sorted(n for n in os.listdir(self.dir) if is_journal_file(n))
         except FileNotFoundError:
@@ -72,12 +80,12 @@ class Follower:
             fs = scan(buf, path, self.incident_id, base=cur.offset, line=cur.line,
                       prev=cur.prev, seq=cur.seq, keep_going=False)
             seen = self._seen
-            for e in fs.entries:
-                if e.verified:
-                    eid = f"{e.writer}:{e.seq}"  # == e.id, built once (100,000 entries)
+            for entry in fs.entries:
+                if entry.verified:
+                    eid = f"{entry.writer}:{entry.seq}"  # == entry.id, built once (100,000)
                     if eid not in seen:
                         seen.add(eid)
-                        new.append(e)
+                        new.append(entry)
             cur.offset, cur.line, cur.prev, cur.seq = fs.valid_end, fs.line, fs.prev, fs.seq
             if fs.damage is not None:
                 self.problems.append(fs.problem() or f"{path}: damaged")

@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from . import record
 from .model import Entry, JournalWriteError, Unsaved, check_incident_id, incident_dir
 from .perms import check_mode, ensure_dir, ensure_tree, file_mode, fsync_dir
 
 _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
-APP = "cockpit 0.1.0"
 
 
 def default_author() -> str:
@@ -163,7 +163,7 @@ class Journal:
         self.append("session-start", {
             "user": default_author(), "uid": os.getuid(), "host": socket.gethostname(),
             "pid": os.getpid(), "boot_id": _boot_id(), "mono_ns": time.monotonic_ns(),
-            "app": APP, "incident": self.incident_id, "mode": self.mode,
+            "app": f"cockpit {__version__}", "incident": self.incident_id, "mode": self.mode,
         })
 
     # -- append --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from .. import schema
+from .. import document as schema
 from ..health import Status
 from . import base
 

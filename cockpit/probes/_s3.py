@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .. import schema
+from .. import document as schema
 from . import base
 
 T = TypeVar("T")

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .. import schema
+from .. import document as schema
 from ..health import MetricValue, ProbeResult, Status
 from ..redact import redact_text
-from ..sanitize import one_line
+from ..text import one_line
 from ..timeutil import format_duration, parse_duration
 
 Now = Callable[[], float]

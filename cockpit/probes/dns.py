@@ -13,7 +13,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import base
 
@@ -132,10 +132,10 @@ async def probe(target: base.ProbeTarget, deadline: float, now: base.Now) -> Pro
     checks = base.Checks()
     failed = [p for p in per if p[0] == Status.FAIL]
     wrong = [p for p in failed if p[2] == base.WRONG_ANSWER and "wrong answer" in p[1]]
-    for st, text, cls in per:
-        if st == Status.FAIL and not wrong and len(failed) < len(per):
-            st = Status.WARN  # one resolver failing while others answer right
-        checks.add(st, text, cls)
+    for verdict, text, klass in per:
+        if verdict == Status.FAIL and not wrong and len(failed) < len(per):
+            verdict = Status.WARN  # one resolver failing while others answer right
+        checks.add(verdict, text, klass)
     st = checks.status()
     best = min(rtts) if rtts else None
     ok_text = "; ".join(t for _, t, _ in per)

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import _http, base
 
@@ -75,7 +75,8 @@ async def probe(target: base.ProbeTarget, deadline: float, now: base.Now) -> Pro
         title = ""
         if isinstance(doc, dict):
             title = str(doc.get("type", "")).rsplit("/", 1)[-1]
-            extras = doc.get("extras") if isinstance(doc.get("extras"), dict) else {}
+            raw_extras = doc.get("extras")
+            extras: dict[str, Any] = raw_extras if isinstance(raw_extras, dict) else {}
             for k in ("history_latest_ledger", "core_latest_ledger"):
                 if k in extras:
                     metrics[k] = _int(extras[k])
@@ -139,10 +140,11 @@ async def probe(target: base.ProbeTarget, deadline: float, now: base.Now) -> Pro
                 checks.add(Status.FAIL, f"/health unhealthy: {detail}", base.NOT_READY)
     _http.cert_check(checks, root, now(), target.opt("cert_warn"), target.opt("cert_fail"), metrics)
     st = checks.status()
-    age = metrics.get("ledger_age")
+    ledger_age = metrics.get("ledger_age")
     summary = checks.summary(f"ledger {metrics.get('history_latest_ledger')} "
-                             f"{base.age_text(age)} old" if age is not None else "OK")
+                             f"{base.age_text(ledger_age)} old" if ledger_age is not None
+                             else "OK")
     metrics["total"] = round(time.monotonic() - t0, 4)
     return base.result(st, summary, now, metrics=metrics, error=None if st == Status.OK else summary,
                        error_class=checks.error_class(),
-                       key_figure=f"{base.age_text(age)} old" if age is not None else None)
+                       key_figure=f"{base.age_text(ledger_age)} old" if ledger_age is not None else None)

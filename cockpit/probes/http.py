@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import _http, base
 

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from ..redact import redact_dsn
 from . import base

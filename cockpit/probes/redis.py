@@ -13,7 +13,7 @@ import redis.exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import base
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import _s3, base
 

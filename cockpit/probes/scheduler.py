@@ -19,11 +19,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import os
 import random
-import tempfile
 import time
 import tomllib
 from collections import deque
@@ -33,7 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from ..health import MetricValue, ProbeResult, ServiceHealth, Status, worst
-from ..sanitize import one_line
+from ..journal.perms import ensure_dir, file_mode
+from ..journal.record import dumps_document
+from ..journal.snapshot import write_bytes_atomic
+from ..text import one_line
 from ..timeutil import Clock, SystemClock
 from . import base
 from .base import ProbeTarget
@@ -41,6 +41,7 @@ from .base import ProbeTarget
 Runner = Callable[[ProbeTarget, float, Callable[[], float]], Awaitable[ProbeResult]]
 
 STATE_FILE = "probes.toml"
+STATE_HEADER = "# DR cockpit: last-known probe results (a cache; safe to delete)\n"
 HISTORY = 30
 
 
@@ -85,19 +86,8 @@ def from_config(config: Any) -> list[ServiceSpec]:
 
 
 def anchors_from_config(config: Any) -> list[tuple[str, int]]:
-    """Self-check anchors ("host:port") from ``config.connectivity_anchors``."""
-    raw = getattr(config, "connectivity_anchors", None)
-    if raw is None:
-        raw = getattr(config, "anchors", None)
-    if raw is None:
-        raw = getattr(getattr(config, "selfcheck", None), "anchors", None)
-    out = []
-    for a in raw or []:
-        try:
-            out.append(a if isinstance(a, tuple) else base.parse_host_port(str(a), 53))
-        except ValueError:
-            continue
-    return out
+    """Self-check anchors, (host, port) pairs parsed and validated by the configuration."""
+    return list(getattr(config, "connectivity_anchors", ()) or ())
 
 
 # ---------------------------------------------------------------- the pure state machine
@@ -206,8 +196,9 @@ class Scheduler:
                  anchor_timeout: float = 2.0, selfcheck_ttl: float = 10.0,
                  on_change: Callable[[str], None] | None = None, runner: Runner | None = None,
                  load: bool = True, save: bool = True, save_every: float = 2.0,
-                 tick: float = 1.0):
+                 tick: float = 1.0, mode: str = "personal"):
         self.services = list(services)
+        self.mode = mode  # of the state directory: personal (0600 files) or shared (0640)
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.clock = clock or SystemClock()
         self.concurrency = max(1, concurrency)
@@ -356,8 +347,8 @@ class Scheduler:
             return not self.offline
         task = self._selfcheck_task
         if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            self._selfcheck_task = asyncio.create_task(self.self_check())
-        return await asyncio.shield(self._selfcheck_task)
+            self._selfcheck_task = task = asyncio.create_task(self.self_check())
+        return await asyncio.shield(task)
 
     async def self_check(self) -> bool:
         """TCP connect to the anchors; True when at least one answers (or none configured)."""
@@ -505,7 +496,7 @@ class Scheduler:
         self._dirty = False
         try:
             text = dumps_state(self.states.values(), self.clock.now())
-            write_atomic(path, text)
+            self._write(path, text)
             self.save_error = None
         except OSError as e:
             self.save_error = f"cannot save {path}: {e.strerror or e}"
@@ -518,10 +509,16 @@ class Scheduler:
         self._dirty = False
         text = dumps_state(self.states.values(), self.clock.now())
         try:
-            await asyncio.to_thread(write_atomic, path, text)
+            await asyncio.to_thread(self._write, path, text)
             self.save_error = None
         except OSError as e:
             self.save_error = f"cannot save {path}: {e.strerror or e}"
+
+    def _write(self, path: Path, text: str) -> None:
+        """Atomically, with the state directory's safety checks and file modes."""
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent, self.mode)
+        write_bytes_atomic(path, text.encode("utf-8"), mode=file_mode(self.mode))
 
     def load(self) -> None:
         path = self.state_file
@@ -572,71 +569,43 @@ def _warm(kinds: list[str]) -> None:
             del mod
 
 
-# ---------------------------------------------------------------- TOML state file
+# ---------------------------------------------------------------- the state file
 
 
-def _toml_str(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20 or o == 0x7F or 0x80 <= o <= 0x9F:
-            out.append(f"\\u{o:04X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(v: MetricValue) -> str | None:
-    if v is None:
+def _metric(v: MetricValue) -> MetricValue:
+    if isinstance(v, float) and not math.isfinite(v):
         return None
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else None
-    return _toml_str(one_line(v, 500))
+    if isinstance(v, str):
+        return one_line(v, 500)
+    return v
 
 
-def _key(k: str) -> str:
-    import re
-
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
-
-
-def dumps_state(states: Iterable[ProbeState], saved_at: float) -> str:
-    lines = ["# DR cockpit: last-known probe results (a cache; safe to delete)",
-             "version = 1", f"saved_at = {saved_at!r}", ""]
+def state_document(states: Iterable[ProbeState], saved_at: float) -> dict[str, Any]:
+    """Last-known results as a document for ``journal.record.dumps_document`` (the one
+    cat-safe TOML writer)."""
+    probes = []
     for st in states:
         r = st.last
         if r is None:
             continue
         t = st.target
-        lines.append("[[probe]]")
-        fields: dict[str, MetricValue] = {
+        rec: dict[str, Any] = {
             "service": t.service, "name": t.name, "kind": t.kind, "status": r.status.value,
-            "raw_status": (r.raw_status or r.status).value, "summary": r.summary,
+            "raw_status": (r.raw_status or r.status).value, "summary": one_line(r.summary, 500),
             "observed_at": float(r.observed_at), "error": r.error, "error_class": r.error_class,
             "latency": r.latency, "key_figure": r.key_figure, "down_since": st.damper.down_since,
         }
-        for k, v in fields.items():
-            tv = _toml_value(v)
-            if tv is not None:
-                lines.append(f"{k} = {tv}")
-        lat = [repr(float(x)) for x in st.latencies if math.isfinite(x)]
-        lines.append(f"latencies = [{', '.join(lat)}]")
-        lines.append("[probe.metrics]")
-        for k, v in r.metrics.items():
-            tv = _toml_value(v)
-            if tv is not None:
-                lines.append(f"{_key(str(k))} = {tv}")
-        lines.append("")
-    return "\n".join(lines)
+        rec = {k: _metric(v) for k, v in rec.items()}
+        rec["latencies"] = [float(x) for x in st.latencies if math.isfinite(x)]
+        rec["metrics"] = {str(k): _metric(v) for k, v in r.metrics.items()}
+        probes.append({k: v for k, v in rec.items() if v is not None})
+    for p in probes:
+        p["metrics"] = {k: v for k, v in p["metrics"].items() if v is not None}
+    return {"version": 1, "saved_at": float(saved_at), "probe": probes}
+
+
+def dumps_state(states: Iterable[ProbeState], saved_at: float) -> str:
+    return STATE_HEADER + dumps_document(state_document(states, saved_at))
 
 
 def _result_from_record(rec: dict[str, Any]) -> ProbeResult:
@@ -649,25 +618,3 @@ def _result_from_record(rec: dict[str, Any]) -> ProbeResult:
         error=rec.get("error"), error_class=rec.get("error_class"),
         latency=rec.get("latency"), key_figure=rec.get("key_figure"),
         raw_status=Status(raw) if raw and raw != rec["status"] else None)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)

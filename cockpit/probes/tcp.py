@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import base
 

@@ -19,7 +19,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .. import schema
+from .. import document as schema
 from ..health import ProbeResult, Status
 from . import _s3, base
 

@@ -13,8 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from cockpit import executor
-from cockpit.runbooks import load_runbook
+from cockpit.runbooks import claims, launch, load_runbook
 
 
 def _out(d: dict) -> None:
@@ -24,7 +23,7 @@ def _out(d: dict) -> None:
 
 def crash(state_dir: str, incident: str, rb_path: str, step: str, token: str) -> None:
     rb = load_runbook(rb_path)
-    r = executor.start(Path(state_dir), incident, rb, step, {}, author="crash-test",
+    r = launch.start(Path(state_dir), incident, rb, step, {}, author="crash-test",
                        extra_env={"CK_TEST": token})
     _out({"sup": r.supervisor_pid, "run": r.run, "marker": r.marker, "pid": os.getpid()})
     time.sleep(600)
@@ -37,9 +36,9 @@ def race(state_dir: str, rb_path: str, step: str, token: str, me: str) -> None:
         cmd, _, incident = line.strip().partition(" ")
         if cmd != "go":
             break
-        r = executor.start(Path(state_dir), incident, rb, step, {}, author=me,
+        r = launch.start(Path(state_dir), incident, rb, step, {}, author=me,
                            extra_env={"CK_TEST": token}, attempt=1)
-        if isinstance(r, executor.ClaimedBy):
+        if isinstance(r, claims.ClaimedBy):
             _out({"me": me, "lost": True, "who": r.who, "pid": r.pid})
         else:
             _out({"me": me, "lost": False, "sup": r.supervisor_pid, "pid": os.getpid()})

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import executor, steps
 from cockpit.journal import Journal, read_incident
-from cockpit.steps import StepError
+from cockpit.runbooks import claims, launch, process
+from cockpit.runbooks import state as steps
+from cockpit.runbooks.state import StepError
 
 CHILD = str(Path(__file__).with_name("executor_child.py"))
 
@@ -52,7 +53,7 @@ def _wait_started(state_dir: Path, incident: str, timeout: float = 30.0) -> None
 
 def _wait_gone(state_dir: Path, incident: str, run: str, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
-    while executor.supervisor_alive(state_dir, incident, run):
+    while claims.supervisor_alive(state_dir, incident, run):
         assert time.monotonic() < end, f"{run} still running"
         time.sleep(0.05)
 
@@ -86,11 +87,11 @@ def test_kill_9_the_cockpit_mid_step_20_runs(make_runbook, state_dir, tmp_path, 
     time.sleep(0.2)
     for i in range(n):
         inc = f"crash-{i}"
-        st = steps.state_of(executor.load_states(state_dir, inc), "crash", "slow")
+        st = steps.state_of(claims.load_states(state_dir, inc), "crash", "slow")
         if i in doubly:
             assert st.state == "in_doubt", (i, st)
             with pytest.raises(StepError, match="in doubt"):
-                executor.start(state_dir, inc, rb, "slow", {}, author="bob")
+                launch.start(state_dir, inc, rb, "slow", {}, author="bob")
         else:
             assert st.state == "succeeded", (i, st)
             assert st.exit_code == 0 and st.who == "crash-test"
@@ -103,14 +104,14 @@ def test_kill_9_the_cockpit_mid_step_20_runs(make_runbook, state_dir, tmp_path, 
         kinds = [e.kind for e in read_incident(state_dir, inc).entries]
         assert kinds.count("step.claimed") == 1 and kinds.count("step.started") <= 1
         assert "step.succeeded" not in kinds and "step.failed" not in kinds
-        st = steps.state_of(executor.load_states(state_dir, inc), "crash", "slow")
+        st = steps.state_of(claims.load_states(state_dir, inc), "crash", "slow")
         assert st.state == "in_doubt"
     # an engineer checks, then retries with a reason: attempt 2 runs and succeeds
     inc = "crash-0"
-    st = steps.state_of(executor.load_states(state_dir, inc), "crash", "slow")
+    st = steps.state_of(claims.load_states(state_dir, inc), "crash", "slow")
     with Journal(state_dir, inc, author="bob") as j:
         steps.retry(j, st, "supervisor killed; checked: nothing was done")
-        r = executor.start(state_dir, inc, rb, "slow", {}, author="bob", journal=j,
+        r = launch.start(state_dir, inc, rb, "slow", {}, author="bob", journal=j,
                            extra_env=reaper.env)
     st2 = r.wait(timeout=30)
     assert st2.state == "succeeded" and st2.attempt == 2 and st2.who == "bob"
@@ -118,7 +119,7 @@ def test_kill_9_the_cockpit_mid_step_20_runs(make_runbook, state_dir, tmp_path, 
 
 def test_sighup_does_not_reach_the_supervisor(make_runbook, state_dir, reaper):
     rb = make_runbook(SLOW.replace("sleep 3", "sleep 0.5"))
-    r = executor.start(state_dir, "hup", rb, "slow", {}, author="alice", extra_env=reaper.env)
+    r = launch.start(state_dir, "hup", rb, "slow", {}, author="alice", extra_env=reaper.env)
     _wait_started(state_dir, "hup")
     os.kill(r.supervisor_pid, signal.SIGHUP)
     time.sleep(0.05)
@@ -130,19 +131,19 @@ def test_sighup_does_not_reach_the_supervisor(make_runbook, state_dir, reaper):
 def test_orphan_claim_without_journal_entry_is_in_doubt(make_runbook, state_dir):
     """The claimer died between its claim file and its journal entry."""
     rb = make_runbook(SLOW)
-    executor._ensure(state_dir, "orphan", "claims", "personal")
-    path = executor.claim_path(state_dir, "orphan", "crash.slow.step.1")
+    claims.ensure_sub(state_dir, "orphan", "claims", "personal")
+    path = claims.claim_path(state_dir, "orphan", "crash.slow.step.1")
     path.write_text(json.dumps({"who": "ghost", "ts": time.time(), "host": "h", "pid": 1,
                                 "attempt": 1}))
-    st = steps.state_of(executor.load_states(state_dir, "orphan"), "crash", "slow")
+    st = steps.state_of(claims.load_states(state_dir, "orphan"), "crash", "slow")
     assert st.state == "in_doubt" and st.who == "ghost"
     with pytest.raises(StepError, match="in doubt"):
-        executor.start(state_dir, "orphan", rb, "slow", {}, author="bob")
+        launch.start(state_dir, "orphan", rb, "slow", {}, author="bob")
 
 
 def test_sigterm_to_the_supervisor_stops_the_tree_and_says_so(make_runbook, state_dir, reaper):
     rb = make_runbook(SLOW.replace("sleep 3; echo done", "echo begun; sleep 1000"))
-    r = executor.start(state_dir, "term", rb, "slow", {}, author="alice", extra_env=reaper.env)
+    r = launch.start(state_dir, "term", rb, "slow", {}, author="alice", extra_env=reaper.env)
     end = time.monotonic() + 20
     while b"begun" not in r.tail() and time.monotonic() < end:
         time.sleep(0.02)
@@ -151,4 +152,4 @@ def test_sigterm_to_the_supervisor_stops_the_tree_and_says_so(make_runbook, stat
     assert st.state == "failed" and not st.timed_out and st.signal == "SIGTERM", st
     res = [e for e in read_incident(state_dir, "term").entries if e.kind == "step.failed"]
     assert "asked to stop" in res[0].data["detail"]
-    assert executor.tree_pids([], marker=r.marker) - {r.supervisor_pid} == set()
+    assert process.tree_pids([], marker=r.marker) - {r.supervisor_pid} == set()

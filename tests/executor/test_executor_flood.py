@@ -9,9 +9,9 @@ import time
 import pytest
 from shared_fakes import FLOOD_RUNBOOK, rss_kib
 
-from cockpit import executor
-from cockpit.executor import StartedRun
 from cockpit.journal import read_incident
+from cockpit.runbooks import launch, process
+from cockpit.runbooks.launch import StartedRun
 
 GIB = 1 << 30
 
@@ -30,14 +30,14 @@ def zeros_sha256(n: int) -> str:
 def test_one_gib_of_output(make_runbook, state_dir, reaper):
     rb = make_runbook(FLOOD)
     before = rss_kib()
-    r = executor.start(state_dir, "flood", rb, "gib", {}, author="alice", extra_env=reaper.env)
+    r = launch.start(state_dir, "flood", rb, "gib", {}, author="alice", extra_env=reaper.env)
     assert isinstance(r, StartedRun)
     try:
         peak = before
         tails = 0
         while r.alive():  # what the UI does: show the tail while it runs
             t = r.tail()
-            assert len(t) <= executor.TAIL_BYTES
+            assert len(t) <= process.TAIL_BYTES
             tails += 1
             peak = max(peak, rss_kib())
             time.sleep(0.02)

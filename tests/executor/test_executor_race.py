@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import executor, steps
-from cockpit.executor import Claim, ClaimedBy
 from cockpit.journal import read_incident
+from cockpit.runbooks import claims
+from cockpit.runbooks import state as steps
+from cockpit.runbooks.claims import Claim, ClaimedBy
 
 CHILD = str(Path(__file__).with_name("executor_child.py"))
 
@@ -75,8 +76,8 @@ def test_eight_processes_race_to_start_one_step_200_rounds(make_runbook, state_d
     # every round's step ran exactly once, by the winner
     end = time.monotonic() + 60
     for inc, w in winners.items():
-        run = executor.run_id("race", "go", "step", 1)
-        while executor.supervisor_alive(state_dir, inc, run):
+        run = claims.run_id("race", "go", "step", 1)
+        while claims.supervisor_alive(state_dir, inc, run):
             assert time.monotonic() < end
             time.sleep(0.05)
         entries = read_incident(state_dir, inc).entries
@@ -87,16 +88,16 @@ def test_eight_processes_race_to_start_one_step_200_rounds(make_runbook, state_d
 
 
 def test_claim_in_process_exactly_one_and_loser_told_who(state_dir):
-    a = executor.claim(state_dir, "c", "rb", "s", 1, "alice")
-    b = executor.claim(state_dir, "c", "rb", "s", 1, "bob")
+    a = claims.claim(state_dir, "c", "rb", "s", 1, "alice")
+    b = claims.claim(state_dir, "c", "rb", "s", 1, "bob")
     assert isinstance(a, Claim) and isinstance(b, ClaimedBy)
     assert b.who == "alice" and b.attempt == 1 and b.pid == os.getpid()
     run = a.run
-    assert executor.supervisor_alive(state_dir, "c", run)  # the claimer holds the lock
+    assert claims.supervisor_alive(state_dir, "c", run)  # the claimer holds the lock
     # opening and closing the claim elsewhere in this process keeps the flock (not lockf)
     a.path.read_bytes()
-    assert executor.supervisor_alive(state_dir, "c", run)
+    assert claims.supervisor_alive(state_dir, "c", run)
     a.release()
-    assert not executor.supervisor_alive(state_dir, "c", run)
-    st = steps.state_of(executor.load_states(state_dir, "c"), "rb", "s")
+    assert not claims.supervisor_alive(state_dir, "c", run)
+    st = steps.state_of(claims.load_states(state_dir, "c"), "rb", "s")
     assert st.state == "in_doubt" and st.who == "alice"

@@ -15,11 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shared_fakes import HOSTILE
 
-from cockpit import executor, steps
-from cockpit.executor import ClaimedBy, DryRun, StartedRun, display_tail, run_command
 from cockpit.journal import Journal, read_incident
 from cockpit.redact import MASK
-from cockpit.steps import StepError
+from cockpit.runbooks import claims, launch, process
+from cockpit.runbooks import state as steps
+from cockpit.runbooks.claims import ClaimedBy
+from cockpit.runbooks.launch import DryRun, StartedRun
+from cockpit.runbooks.process import display_tail, run_command
+from cockpit.runbooks.state import StepError
 
 any_char = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 values = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(any_char, max_size=8)),
@@ -68,11 +71,11 @@ def echo_rb(tmp_path_factory):
     return load_runbook(d / "echo.toml"), d
 
 
-def _run(rendered, tmp_path: Path, **kw) -> tuple[executor.RunResult, bytes]:
+def _run(rendered, tmp_path: Path, **kw) -> tuple[process.RunResult, bytes]:
     path = tmp_path / f"out-{os.urandom(4).hex()}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        res = run_command(rendered.argv, env=executor.command_env(rendered), out_fd=fd,
+        res = run_command(rendered.argv, env=process.command_env(rendered), out_fd=fd,
                           timeout=rendered.timeout, secrets=rendered.secrets, **kw)
     finally:
         os.close(fd)
@@ -121,7 +124,7 @@ def test_hostile_values_through_the_real_supervisor(make_runbook, state_dir, rea
     for i, v in enumerate(vals):
         # every value on its own incident step: alternate argv and shell forms
         inc = f"hostile-{i}"
-        r = executor.start(state_dir, inc, rb, "argv" if i % 2 else "shell", {"v": v},
+        r = launch.start(state_dir, inc, rb, "argv" if i % 2 else "shell", {"v": v},
                            author="alice", extra_env=reaper.env)
         assert isinstance(r, StartedRun)
         reaper.track(r.supervisor_pid)
@@ -149,7 +152,7 @@ def test_environment_is_explicit(make_runbook, tmp_path, monkeypatch):
         "PATH", "LANG", "HOME", "USER", "LOGNAME", "TERM", "NO_COLOR"}
     assert "read=1" in data.decode()  # stdin is /dev/null: prompts fail at once
     with pytest.raises(StepError, match="not allowed"):
-        executor.command_env(r, extra_env={"LD_PRELOAD": "/x"})
+        process.command_env(r, extra_env={"LD_PRELOAD": "/x"})
 
 
 def test_known_secrets_are_masked_across_chunk_boundaries(tmp_path):
@@ -157,7 +160,7 @@ def test_known_secrets_are_masked_across_chunk_boundaries(tmp_path):
     for cut in range(1, len(secret)):
         path = tmp_path / f"s{cut}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        sink = executor._Sink(fd, [secret, "abc"])
+        sink = process._Sink(fd, [secret, "abc"])
         payload = f"a {secret} b abcabc {secret}{secret} end".encode()
         # feed in pieces split inside the secret
         sink.feed(payload[: 2 + cut])
@@ -177,7 +180,7 @@ def test_output_with_escapes_and_markup_is_saved_whole_and_shown_as_plain_text(
     nasty = ("\x1b[2J\x1b[31mRED\x1b[0m \x1b]52;c;ZXZpbA==\x07 [bold red]not markup[/] "
              "[link=http://x]y[/link] \u202eevil\x9b31m tail\r\n")
     rb = make_runbook(ECHO)
-    r = executor.start(state_dir, "esc", rb, "argv", {"v": nasty}, author="alice",
+    r = launch.start(state_dir, "esc", rb, "argv", {"v": nasty}, author="alice",
                        extra_env=reaper.env)
     st = r.wait(timeout=30)
     assert st.state == "succeeded"
@@ -201,9 +204,9 @@ def test_tail_reads_only_the_end(tmp_path):
         f.truncate(64 << 20)
         f.seek(0, 2)
         f.write(b"THE END")
-    assert executor.tail_bytes(p, 7) == b"THE END"
-    assert len(executor.tail_bytes(p)) == executor.TAIL_BYTES
-    assert executor.tail_bytes(tmp_path / "missing") == b""
+    assert process.tail_bytes(p, 7) == b"THE END"
+    assert len(process.tail_bytes(p)) == process.TAIL_BYTES
+    assert process.tail_bytes(tmp_path / "missing") == b""
 
 
 DRY = """\
@@ -237,12 +240,12 @@ def test_dry_run_shows_exactly_what_would_run_and_runs_nothing(make_runbook, sta
                                                                 tmp_path, reaper):
     rb = make_runbook(DRY)
     target = tmp_path / "canary; rm -rf ~"
-    d = executor.start(state_dir, "dry", rb, "touch", {"path": str(target)}, author="alice",
+    d = launch.start(state_dir, "dry", rb, "touch", {"path": str(target)}, author="alice",
                        dry_run=True)
     assert isinstance(d, DryRun)
     assert d.argv == ("touch", str(target))
     assert d.cwd == "/tmp"
-    assert d.env_names == tuple(sorted({*executor.BASE_ENV_NAMES, "API_TOKEN", "MODE"}))
+    assert d.env_names == tuple(sorted({*process.BASE_ENV_NAMES, "API_TOKEN", "MODE"}))
     assert d.timeout == 42.0
     assert not target.exists()
     entries = read_incident(state_dir, "dry").entries
@@ -257,10 +260,10 @@ def test_dry_run_shows_exactly_what_would_run_and_runs_nothing(make_runbook, sta
     # the destructive step refuses to run until the service name is typed
     for wrong in (None, "", "y", "yes", "Database"):
         with pytest.raises(StepError, match="type 'database'"):
-            executor.start(state_dir, "dry", rb, "touch", {"path": str(target)},
+            launch.start(state_dir, "dry", rb, "touch", {"path": str(target)},
                            author="alice", confirmation=wrong)
     assert not target.exists()
-    r = executor.start(state_dir, "dry", rb, "touch", {"path": str(target)}, author="alice",
+    r = launch.start(state_dir, "dry", rb, "touch", {"path": str(target)}, author="alice",
                        confirmation="database", extra_env=reaper.env)
     st = r.wait(timeout=30)
     assert st.state == "succeeded" and target.exists()
@@ -303,40 +306,40 @@ def test_execute_fail_retry_verify_confirm_rollback(make_runbook, state_dir, tmp
     p = {"dir": str(tmp_path)}
     j = Journal(state_dir, "flow", author="alice")
     make = rb.step("make")
-    r = executor.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
+    r = launch.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
                        extra_env=reaper.env)
     st = r.wait(timeout=30)
     assert st.state == "failed" and st.exit_code == 1 and st.attempt == 1
-    assert executor.run_verify(state_dir, "flow", rb, "make", p, author="alice",
+    assert launch.run_verify(state_dir, "flow", rb, "make", p, author="alice",
                                journal=j).passed is False
     (tmp_path / "allow").touch()
-    r = executor.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
+    r = launch.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
                        extra_env=reaper.env, attempt=2)
     st = r.wait(timeout=30)
     assert st.state == "succeeded" and st.attempt == 2 and st.verify is None
     ok, why = steps.can_confirm(st, make)
     assert not ok and "verify" in why
-    v = executor.run_verify(state_dir, "flow", rb, "make", p, author="alice", journal=j)
+    v = launch.run_verify(state_dir, "flow", rb, "make", p, author="alice", journal=j)
     assert v.passed, v.detail
-    st = steps.state_of(executor.load_states(state_dir, "flow"), "flow", "make")
+    st = steps.state_of(claims.load_states(state_dir, "flow"), "flow", "make")
     assert st.verify is True and steps.can_confirm(st, make)[0]
     # roll back instead of confirming
-    r = executor.start_rollback(state_dir, "flow", rb, "make", p, author="alice", journal=j,
+    r = launch.start_rollback(state_dir, "flow", rb, "make", p, author="alice", journal=j,
                                 extra_env=reaper.env)
     assert isinstance(r, StartedRun)
     st = r.wait(timeout=30)
     assert st.state == "rolled_back" and not (tmp_path / "marker").exists()
     with pytest.raises(StepError, match="rolled back"):
-        executor.start(state_dir, "flow", rb, "make", p, author="alice", journal=j)
+        launch.start(state_dir, "flow", rb, "make", p, author="alice", journal=j)
     # a verify can also run detached, under a supervisor
-    vr = executor.start_verify(state_dir, "flow", rb, "make", p, author="alice", journal=j,
+    vr = launch.start_verify(state_dir, "flow", rb, "make", p, author="alice", journal=j,
                                extra_env=reaper.env)
     st = vr.wait(timeout=30)
     assert st.verify is False  # the marker was removed by the rollback
     # manual steps are confirmed without running anything
     with pytest.raises(StepError, match="manual"):
-        executor.start(state_dir, "flow", rb, "manual", p, author="alice", journal=j)
-    man = steps.state_of(executor.load_states(state_dir, "flow"), "flow", "manual")
+        launch.start(state_dir, "flow", rb, "manual", p, author="alice", journal=j)
+    man = steps.state_of(claims.load_states(state_dir, "flow"), "flow", "manual")
     steps.confirm(j, man, rb.step("manual"))
     kinds = [e.kind for e in read_incident(state_dir, "flow").entries
              if e.kind.startswith("step.")]
@@ -364,7 +367,7 @@ def test_supervisor_rejects_a_bad_job(tmp_path):
 
     bad = tmp_path / "job.json"
     bad.write_text("{}")
-    out = subprocess.run([sys.executable, "-m", "cockpit.supervisor", str(bad)],
+    out = subprocess.run([sys.executable, "-m", "cockpit.runbooks.supervisor", str(bad)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "bad job" in out.stderr
 

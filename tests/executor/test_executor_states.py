@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from cockpit import steps
-from cockpit.incident import SimEntry, describe, fold
-from cockpit.steps import StepError, StepState, can_confirm, state_of, step_states
+from cockpit.incident.fold import fold
+from cockpit.incident.log import describe
+from cockpit.incident.model import SimEntry
+from cockpit.runbooks import state as steps
+from cockpit.runbooks.state import StepError, StepState, can_confirm, state_of, step_states
 
 RB, ST = "db", "restore"
 

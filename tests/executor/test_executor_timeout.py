@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from shared_fakes import alive
 
-from cockpit import executor
-from cockpit.executor import StartedRun
 from cockpit.journal import read_incident
+from cockpit.runbooks import launch, process
+from cockpit.runbooks.launch import StartedRun
 
 HANG = """\
 [runbook]
@@ -67,7 +67,7 @@ def _run_batch(rb, state_dir, tmp_path, reaper, first: int, n: int) -> None:
         pidfile = tmp_path / f"pids-{i}"
         # every third run ignores SIGTERM in the whole tree: SIGKILL escalation needed
         trap = "trap '' TERM" if i % 3 == 0 else ":"
-        r = executor.start(state_dir, f"hang-{i}", rb, "hang",
+        r = launch.start(state_dir, f"hang-{i}", rb, "hang",
                            {"pidfile": str(pidfile), "trap": trap}, author="alice",
                            extra_env=reaper.env)
         assert isinstance(r, StartedRun)
@@ -85,7 +85,7 @@ def _run_batch(rb, state_dir, tmp_path, reaper, first: int, n: int) -> None:
         res = [e for e in read_incident(state_dir, r.incident_id).entries
                if e.kind == "step.failed"][0]
         assert res.data["escaped_killed"] >= 1  # the setsid escapee
-        left = executor.tree_pids([], marker=r.marker) - {r.supervisor_pid}
+        left = process.tree_pids([], marker=r.marker) - {r.supervisor_pid}
         assert left == set(), _describe(sorted(left))
         out = r.output_path.read_bytes()
         assert out.startswith(b"started")
@@ -110,10 +110,10 @@ def test_in_process_timeout_kills_the_tree_too(make_runbook, tmp_path, reaper):
     rb = make_runbook(HANG)
     pidfile = tmp_path / "pids"
     r = rb.render(rb.step("hang"), {"pidfile": str(pidfile), "trap": ":"})
-    env = executor.command_env(r, "inproc-run", reaper.env)
+    env = process.command_env(r, "inproc-run", reaper.env)
     fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        res = executor.run_command(r.argv, env=env, out_fd=fd, timeout=0.3,
+        res = process.run_command(r.argv, env=env, out_fd=fd, timeout=0.3,
                                    marker="inproc-run", grace=0.5)
     finally:
         os.close(fd)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from cockpit.cli.journal import add_parsers
 from cockpit.journal import Journal
-from cockpit.journal.cli import add_parsers
 from cockpit.timeutil import FixedClock
 
 

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from cockpit.journal import Journal, read_incident
 from cockpit.journal.record import (
-    _ESCAPE_RANGES,
     dumps_document,
     encode_record,
     genesis,
     quote,
 )
+from cockpit.text import DANGEROUS_RANGES as _ESCAPE_RANGES
 
 ESCAPED_CATS = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 

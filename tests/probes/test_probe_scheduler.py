@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.cli import status as cli
 from cockpit.health import ProbeResult, Status
-from cockpit.probes import cli
 from cockpit.probes.base import ProbeTarget
 from cockpit.probes.scheduler import (
     STATE_FILE,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import runbooks_cli
+from cockpit.cli import runbooks as runbooks_cli
+from cockpit.cli.common import commands
 
 REPO = Path(__file__).resolve().parents[2]
 LIBRARY = REPO / "runbooks"
@@ -37,8 +38,7 @@ destructive = false
 
 def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="cockpit")
-    sub = parser.add_subparsers()
-    runbooks_cli.add_parsers(sub)
+    runbooks_cli.add_parsers(commands(parser))
     args = parser.parse_args(list(argv))
     return args.func(args)
 

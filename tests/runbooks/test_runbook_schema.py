@@ -164,6 +164,6 @@ def test_file_without_runbook_table(write):
 
 
 def test_core_never_imports_textual():
-    code = ("import sys, cockpit.runbooks, cockpit.runbooks_cli; "
+    code = ("import sys, cockpit.runbooks, cockpit.cli.runbooks; "
             "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

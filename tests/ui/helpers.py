@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
-from cockpit.cli import builtin_runbook_dir
-from cockpit.environment import DemoEnvironment
+from cockpit.screens.app import CockpitApp
+
 from cockpit.scenario import builtin_demo
+from cockpit.session.demo import DemoSession
 from cockpit.timeutil import FixedClock
-from screens.app import CockpitApp
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 
 
-def demo_app(at: float = 400.0, clock: FixedClock | None = None) -> CockpitApp:
+def demo_app(at: float = 400.0, clock: FixedClock | None = None, tick: float = 0,
+             keymap: dict[str, str] | None = None) -> CockpitApp:
     clock = clock or FixedClock(T0)
-    env = DemoEnvironment.start(builtin_demo(), at=at, clock=clock)
-    return CockpitApp(env, simulated=True, runbook_dirs=(builtin_runbook_dir(),), tick=0)
+    env = DemoSession.start(builtin_demo(), at=at, clock=clock)
+    return CockpitApp(env, tick=tick, keymap=keymap)
+
+
+def incident(app: CockpitApp):
+    """The incident the app shows now (None before the first frame or without one)."""
+    return app.view_state.incident if app.view_state is not None else None
+
+
+def entries(app: CockpitApp):
+    return app.view_state.entries if app.view_state is not None else ()
+
+
+def clocks(app: CockpitApp):
+    return app.view_state.clocks if app.view_state is not None else ()
+
+
+def banner_text(app: CockpitApp) -> str:
+    """The banner lines of the main screen ("" when none is shown)."""
+    screen = app.main_screen
+    if screen is None:
+        return ""
+    b = screen.query_one("#banner")
+    return str(b.render()) if b.display else ""

@@ -6,14 +6,14 @@ from __future__ import annotations
 import socket
 import time
 
+from cockpit.screens.app import CockpitApp
+from cockpit.screens.modals import ServiceDetailScreen
+from cockpit.screens.widgets import HealthPane, ServiceRow
 from shared_fakes import Blackhole
 
 from cockpit.config import Config, Milestones, ProbeConfig, ServiceConfig
-from cockpit.environment import LiveEnvironment
 from cockpit.health import Status
-from screens.app import CockpitApp
-from screens.modals import ServiceDetailScreen
-from screens.widgets import HealthPane, ServiceRow
+from cockpit.session.live import LiveSession
 
 
 def tcp_probe(name: str, port: int, deadline: float = 2.0, interval: float = 1.0) -> ProbeConfig:
@@ -40,7 +40,7 @@ async def test_ui_answers_keys_with_32_probes_hung_on_a_blackhole(tmp_path):
     try:
         probes = {f"svc{i:02d}": [tcp_probe(f"p{j}", hole.port, deadline=5.0) for j in range(4)]
                   for i in range(8)}  # 32 probes, each hanging for its whole 5 s deadline
-        env = LiveEnvironment(config(probes), tmp_path / "state")
+        env = LiveSession(config(probes), tmp_path / "state")
         app = CockpitApp(env, tick=1.0)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.5)  # the probes are connecting and hanging now
@@ -64,7 +64,7 @@ async def test_probe_results_reach_the_panes_and_persist(tmp_path):
     port = srv.getsockname()[1]
     cfg = config({"backend": [tcp_probe("tcp", port, deadline=1.0, interval=0.3)]})
     state = tmp_path / "state"
-    env = LiveEnvironment(cfg, state)
+    env = LiveSession(cfg, state)
     app = CockpitApp(env, tick=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
         row = app.screen.query_one(ServiceRow)
@@ -75,7 +75,7 @@ async def test_probe_results_reach_the_panes_and_persist(tmp_path):
         assert isinstance(app.screen, ServiceDetailScreen)
     # A cockpit started later (during the outage) shows what was last seen, as stale or down,
     # never green.
-    env2 = LiveEnvironment(cfg, state)
+    env2 = LiveSession(cfg, state)
     shown = env2.health()[0]
     assert shown.observed_at is not None and shown.status != Status.OK
     env2.stop()

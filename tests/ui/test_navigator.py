@@ -11,15 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from cockpit.screens.app import CockpitApp
+from cockpit.screens.forms import ParamForm, PromptForm
+from cockpit.screens.runbooks import RunbookScreen
 from shared_fakes import FLOOD_RUNBOOK, require, rss_kib
 
 from cockpit.config import Config, Milestones, ServiceConfig
-from cockpit.environment import LiveEnvironment
-from cockpit.incidents import IncidentStore
-from cockpit.steps import step_states
-from screens.app import CockpitApp
-from screens.forms import ParamForm, PromptForm
-from screens.runbooks import RunbookScreen
+from cockpit.incident.store import IncidentStore
+from cockpit.runbooks.state import step_states
+from cockpit.session.live import LiveSession
 
 RUNBOOK = """
 [runbook]
@@ -115,7 +115,7 @@ def _setup(tmp_path: Path):
     store = IncidentStore(state, author="alice")
     iid = store.declare("Drill", "P1", ["database"])
     store.close()
-    env = LiveEnvironment(cfg, state, probes=False)
+    env = LiveSession(cfg, state, probes=False, runbook_dirs=(rbdir,))
     return env, iid, rbdir, work
 
 
@@ -124,10 +124,20 @@ def states(env, iid):
                        "drill")
 
 
+async def choose_runbook(pilot, nav: RunbookScreen, runbook_id: str) -> None:
+    runbooks = nav.query_one("#rb-list")
+    runbooks.highlighted = next(i for i in range(runbooks.option_count)
+                                if runbooks.get_option_at_index(i).id == runbook_id)
+    await pilot.pause()
+    assert nav.runbook is not None and nav.runbook.id == runbook_id
+
+
 async def open_step(pilot, app, step_id: str) -> RunbookScreen:
     await pilot.press("r")
     nav = app.screen
     assert isinstance(nav, RunbookScreen)
+    assert await wait_until(pilot, lambda: nav.library is not None)
+    await choose_runbook(pilot, nav, "drill")
     steps = nav.query_one("#rb-steps")
     index = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == step_id)
     steps.focus()
@@ -150,7 +160,7 @@ async def fill_params(pilot, app, work: Path, port: int) -> None:
 async def test_navigator_flows(tmp_path, redis_port):
     port, redis = redis_port
     env, iid, rbdir, work = _setup(tmp_path)
-    app = CockpitApp(env, runbook_dirs=(rbdir,), tick=0.5)
+    app = CockpitApp(env, tick=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         assert await wait_until(pilot, lambda: env.incident_id == iid)
 
@@ -183,7 +193,7 @@ async def test_navigator_flows(tmp_path, redis_port):
         # skip with a reason (manual step)
         steps.highlighted = next(i for i in range(steps.option_count) if steps.get_option_at_index(i).id == "manual")
         await pilot.pause()
-        await pilot.press("k")
+        await pilot.press("S")
         assert isinstance(app.screen, PromptForm)
         await pilot.press(*"vendor unreachable", "enter")
         assert await wait_until(pilot, lambda: nav.states.get(("drill", "manual")) is not None
@@ -275,15 +285,13 @@ async def test_navigator_flows(tmp_path, redis_port):
 async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_path):
     env, iid, rbdir, _work = _setup(tmp_path)
     (rbdir / "flood.toml").write_text(FLOOD_RUNBOOK)
-    app = CockpitApp(env, runbook_dirs=(rbdir,), tick=0.5)
+    app = CockpitApp(env, tick=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         assert await wait_until(pilot, lambda: env.incident_id == iid)
         await pilot.press("r")
         nav = app.screen
-        runbooks = nav.query_one("#rb-list")
-        runbooks.highlighted = next(i for i in range(runbooks.option_count)
-                                    if runbooks.get_option_at_index(i).id == "flood")
-        await pilot.pause()
+        assert await wait_until(pilot, lambda: nav.library is not None)
+        await choose_runbook(pilot, nav, "flood")
         nav.query_one("#rb-steps").focus()
         await pilot.pause()
         assert nav.step.id == "gib"
@@ -297,7 +305,7 @@ async def test_a_step_printing_1_gib_keeps_the_cockpit_small_and_answering(tmp_p
             if st is not None and st.state == "succeeded":
                 break
             await pilot.press("question_mark")  # the UI answers while 1 GiB streams to disk
-            assert app.screen.__class__.__name__ == "NavigatorHelp"
+            assert app.screen.__class__.__name__ == "HelpScreen"
             await pilot.press("escape")
             keys += 1
             peak = max(peak, rss_kib())

@@ -20,17 +20,17 @@ def test_help_screen(snap_compare):
 def clocks_app(at: float):
     from pathlib import Path
 
-    from cockpit.cli import builtin_runbook_dir
-    from cockpit.environment import DemoEnvironment
+    from cockpit.screens.app import CockpitApp
+
     from cockpit.scenario import load_scenario
+    from cockpit.session.demo import DemoSession
     from cockpit.timeutil import FixedClock
-    from screens.app import CockpitApp
 
     from .helpers import T0
 
     scenario = load_scenario(Path(__file__).parent / "scenarios" / "clocks.toml")
-    env = DemoEnvironment.start(scenario, at=at, clock=FixedClock(T0))
-    return CockpitApp(env, simulated=True, runbook_dirs=(builtin_runbook_dir(),), tick=0)
+    env = DemoSession.start(scenario, at=at, clock=FixedClock(T0))
+    return CockpitApp(env, tick=0)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -42,13 +42,12 @@ def test_incident_clock_colours(snap_compare, size, at):
 
 
 def test_clock_levels_in_the_snapshot_scenarios():
-    from cockpit.clocks import Level
-    from cockpit.environment import derive
+    from cockpit.incident.clocks import Level
 
-    levels = {c.key: c.level for c in derive(clocks_app(35 * 60).env)[4]}
+    levels = {c.key: c.level for c in clocks_app(35 * 60).session.view().clocks}
     assert levels["rto:database"] == Level.AMBER and levels["rto:backend"] == Level.OK
     assert levels["milestone:detect"] == Level.MISSED and levels["milestone:respond"] == Level.BREACHED
     assert levels["milestone:communicate"] == Level.MET
-    levels = {c.key: c.level for c in derive(clocks_app(56 * 60).env)[4]}
+    levels = {c.key: c.level for c in clocks_app(56 * 60).session.view().clocks}
     assert levels["rto:database"] == Level.RED and levels["rpo:database"] == Level.RED
     assert levels["comms:update"] == Level.BREACHED

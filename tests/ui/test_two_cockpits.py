@@ -7,7 +7,7 @@ import time
 import pytest
 
 from benchmarks.tui import PY, spawn
-from cockpit.incidents import IncidentStore
+from cockpit.incident.store import IncidentStore
 
 CONFIG = """
 [cockpit]

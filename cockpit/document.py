@@ -220,6 +220,6 @@ def load_toml(path: Path) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line = int(m.group(1)) if m else getattr(e, "lineno", None)
+        at: int | None = int(m.group(1)) if m else getattr(e, "lineno", None)
         msg = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", msg)
-        raise DocumentError(path, line, None, f"invalid TOML: {msg}") from None
+        raise DocumentError(path, at, None, f"invalid TOML: {msg}") from None

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .incident import LIFECYCLE, NOTE_TYPES, ROLES, IncidentState, fold
-from .timeutil import Clock, SystemClock
-
-SEVERITIES = ("P0", "P1", "P2", "P3")
+from ..journal import Entry, Journal, list_incidents, read_incident
+from ..plan import SEVERITIES
+from ..timeutil import Clock, SystemClock
+from .fold import fold
+from .model import LIFECYCLE, NOTE_TYPES, ROLES, IncidentState
 
 
 class IncidentError(ValueError):
@@ -60,17 +61,13 @@ class IncidentStore:
         self.mode = mode
         self.clock = clock or SystemClock()
         self.author = author
-        self._journals: dict[str, Any] = {}
+        self._journals: dict[str, Journal] = {}
 
     # ------------------------------------------------------------------ reading
     def ids(self) -> list[str]:
-        from .journal import list_incidents
-
         return list_incidents(self.state_dir)
 
     def entries(self, incident_id: str) -> list[Any]:
-        from .journal import read_incident
-
         return list(read_incident(self.state_dir, incident_id, recover=False).entries)
 
     def state(self, incident_id: str) -> IncidentState | None:
@@ -93,14 +90,16 @@ class IncidentStore:
         return None
 
     # ------------------------------------------------------------------ writing
-    def journal(self, incident_id: str):
-        from .journal import Journal
-
+    def journal(self, incident_id: str) -> Journal:
         j = self._journals.get(incident_id)
         if j is None:
             j = Journal(self.state_dir, incident_id, mode=self.mode, author=self.author, clock=self.clock)
             self._journals[incident_id] = j
         return j
+
+    def opened_journal(self, incident_id: str) -> Journal | None:
+        """This process's writer of the incident, if it opened one (creates nothing)."""
+        return self._journals.get(incident_id)
 
     def declare(self, title: str, severity: str, services: Sequence[str],
                 impact_start: float | None = None) -> str:
@@ -119,40 +118,46 @@ class IncidentStore:
         self.journal(iid).append("incident.declared", data)
         return iid
 
-    def _state_or_fail(self, incident_id: str) -> IncidentState:
-        st = self.state(incident_id)
+    def _state_or_fail(self, incident_id: str, known: IncidentState | None = None
+                       ) -> IncidentState:
+        """The incident's state: ``known`` (the caller's fold of it) or read from disk."""
+        st = known if known is not None else self.state(incident_id)
         if st is None:
             raise IncidentError(f"no incident {incident_id!r} in {self.state_dir}")
         return st
 
-    def set_status(self, incident_id: str, status: str):
-        st = self._state_or_fail(incident_id)
+    def set_status(self, incident_id: str, status: str, *, state: IncidentState | None = None
+                   ) -> Entry:
+        st = self._state_or_fail(incident_id, state)
         check_transition(st.status, status)
         return self.journal(incident_id).append("incident.status", {"status": status})
 
-    def assign(self, incident_id: str, role: str, person: str):
+    def assign(self, incident_id: str, role: str, person: str, *,
+               state: IncidentState | None = None) -> Entry:
         if role not in ROLES:
             raise IncidentError(f"role must be one of {', '.join(ROLES)}")
         person = " ".join(person.split())
         if not person:
             raise IncidentError("who takes the role?")
-        st = self._state_or_fail(incident_id)
+        st = self._state_or_fail(incident_id, state)
         data = {"role": role, "person": person}
         previous = st.role(role)
         if previous and previous != person:
             data["handover_from"] = previous
         return self.journal(incident_id).append("role.assigned", data)
 
-    def note(self, incident_id: str, text: str, type: str = "observation"):
+    def note(self, incident_id: str, text: str, type: str = "observation", *,
+             state: IncidentState | None = None) -> Entry:
         if type not in NOTE_TYPES:
             raise IncidentError(f"note type must be one of {', '.join(NOTE_TYPES)}")
         if not text.strip():
             raise IncidentError("an empty note")
-        self._state_or_fail(incident_id)
+        self._state_or_fail(incident_id, state)
         return self.journal(incident_id).append("note", {"type": type, "text": text})
 
-    def update(self, incident_id: str, **changes: Any):
-        self._state_or_fail(incident_id)
+    def update(self, incident_id: str, *, state: IncidentState | None = None,
+               **changes: Any) -> Entry:
+        self._state_or_fail(incident_id, state)
         if "severity" in changes and changes["severity"] not in SEVERITIES:
             raise IncidentError(f"severity must be one of {', '.join(SEVERITIES)}")
         return self.journal(incident_id).append("incident.updated", changes)

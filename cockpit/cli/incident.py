@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from datetime import datetime
 
-from .incident import LIFECYCLE, NOTE_TYPES, ROLES
-from .incidents import SEVERITIES, IncidentError, IncidentStore
-from .sanitize import one_line
-from .timeutil import format_duration, parse_duration
+from ..incident.model import LIFECYCLE, NOTE_TYPES, ROLES
+from ..incident.store import IncidentError, IncidentStore
+from ..plan import SEVERITIES
+from ..text import one_line
+from ..timeutil import format_duration
+from ..timeutil import parse_when as _parse_when
+from .common import Commands, commands
 
 
 def parse_when(text: str, now: float) -> float:
-    """``10m`` (ago), ``2026-11-28T07:10:00Z`` or ``07:10`` (today, UTC)."""
-    t = text.strip()
     try:
-        return now - parse_duration(t.removesuffix(" ago").removesuffix("ago").strip())
-    except ValueError:
-        pass
-    try:
-        if len(t) == 5 and t[2] == ":":
-            day = time.strftime("%Y-%m-%d", time.gmtime(now))
-            t = f"{day}T{t}:00+00:00"
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
-        if dt.tzinfo is None:
-            raise IncidentError(f"give a time zone (e.g. {t}Z) or an age like 10m")
-        return dt.timestamp()
-    except ValueError:
-        raise IncidentError(f"cannot read the time {text!r}: use an age like 10m, HH:MM (UTC) "
-                            "or an ISO time with a zone") from None
+        return _parse_when(text, now)
+    except ValueError as e:
+        raise IncidentError(str(e)) from None
 
 
 def _store(args) -> IncidentStore:
@@ -58,7 +46,9 @@ def _declare(store: IncidentStore, args) -> int:
     known = set(getattr(cfg, "services", {}) or {})
     unknown = [s for s in args.service or [] if known and s not in known]
     if unknown:
-        raise IncidentError(f"unknown service {unknown[0]!r} (in {cfg.path}: {', '.join(sorted(known))})")
+        where = cfg.path if cfg is not None else "the configuration"
+        raise IncidentError(f"unknown service {unknown[0]!r} (in {where}: "
+                            f"{', '.join(sorted(known))})")
     impact = parse_when(args.impact_start, store.clock.now()) if args.impact_start else None
     iid = store.declare(args.title, args.severity, args.service or [], impact)
     print(iid)
@@ -103,9 +93,9 @@ def _list(store: IncidentStore, args) -> int:
     return 0
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub: Commands) -> None:
     p = sub.add_parser("incident", help="declare and update incidents without the full screen")
-    isub = p.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
+    isub = commands(p, dest="incident_command", metavar="ACTION", required=True)
     d = isub.add_parser("declare", help="declare an incident; prints its id")
     d.add_argument("--title", required=True)
     d.add_argument("--severity", choices=SEVERITIES, default="P1")

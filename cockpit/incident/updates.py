@@ -5,17 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
+from ..health import ServiceHealth, Status
+from ..plan import IMPACT
+from ..timeutil import format_duration
 from .clocks import ClockView
-from .health import ServiceHealth, Status
-from .incident import EntryLike, IncidentState
-from .timeutil import format_duration
-
-IMPACT = {
-    "P0": "critical: the platform or its data is at risk",
-    "P1": "major: a core function is unavailable or degraded",
-    "P2": "minor: degraded with a workaround",
-    "P3": "low: little or no customer impact",
-}
+from .model import EntryLike, IncidentState
 
 
 def _hm(ts: float) -> str:

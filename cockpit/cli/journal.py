@@ -8,11 +8,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from cockpit.sanitize import one_line
-
-from .model import Entry, InvalidIncidentId, incident_dir
-from .reader import read_incident
-from .verify import verify_incident
+from ..journal.model import Entry, InvalidIncidentId, incident_dir
+from ..journal.reader import read_incident
+from ..journal.verify import verify_incident
+from ..text import one_line
+from .common import Commands
 
 
 def _err(msg: str) -> None:
@@ -40,7 +40,7 @@ KNOWN = ("note", "incident.", "role.", "health", "step.")
 
 def format_entry(e: Entry) -> str:
     """One readable line; the incident's own kinds in words, anything else as its data."""
-    from cockpit.incident import describe
+    from ..incident.log import describe
 
     mark = "" if e.verified else " [UNVERIFIED]"
     if e.kind.startswith(KNOWN):
@@ -88,20 +88,20 @@ def cmd_log(args: argparse.Namespace) -> int:
         _err(f"{getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}")
         return 2
     out = sys.stdout
-    for e in res.entries:
-        if not args.json and not args.all and e.kind == "session-start":
+    for entry in res.entries:
+        if not args.json and not args.all and entry.kind == "session-start":
             continue  # bookkeeping of each writer process: --all shows it
         if args.json:
             # ensure_ascii: every control or bidi character is a \\u escape, safe on a terminal
-            out.write(json.dumps(e.as_json(), ensure_ascii=True, sort_keys=True) + "\n")
+            out.write(json.dumps(entry.as_json(), ensure_ascii=True, sort_keys=True) + "\n")
         else:
-            out.write(format_entry(e) + "\n")
+            out.write(format_entry(entry) + "\n")
     for p in res.problems:
         _err(p)
     return 1 if res.problems else 0
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Commands) -> None:
     p = sub.add_parser("verify", help="check an incident's journals (hash chains)")
     p.add_argument("incident", help="incident id")
     p.add_argument("--heads", action="store_true",

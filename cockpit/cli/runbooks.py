@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .runbooks import (
+from ..runbooks import (
     SCHEMA_REFERENCE,
     ParamError,
     RunbookError,
@@ -19,7 +19,8 @@ from .runbooks import (
     load_library,
     runbook_files,
 )
-from .sanitize import clean
+from ..text import clean
+from .common import Commands, commands
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
@@ -137,10 +138,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: Commands) -> None:
     p = sub.add_parser("runbooks", help="validate and list the runbook library")
-    rs = p.add_subparsers(dest="runbooks_command", metavar="{validate,list,show,schema}")
-    rs.required = True
+    rs = commands(p, dest="runbooks_command", metavar="{validate,list,show,schema}",
+                  required=True)
 
     v = rs.add_parser("validate", help="check runbook files (exit 0 when all are valid)")
     v.add_argument("paths", nargs="*", metavar="PATH",

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .health import ServiceHealth
-from .incident import IncidentState
-from .timeutil import compact_duration, format_clock, short_duration
+from ..health import ServiceHealth
+from ..plan import Milestones
+from ..timeutil import compact_duration, format_clock, short_duration
+from .model import IncidentState
 
 
 class Level(StrEnum):
@@ -94,7 +95,8 @@ class ServiceTargets:
 
 
 def incident_clocks(incident: IncidentState | None, services: Iterable[ServiceTargets],
-                    health: Mapping[str, ServiceHealth], milestones, now: float) -> list[ClockView]:
+                    health: Mapping[str, ServiceHealth], milestones: Milestones,
+                    now: float) -> list[ClockView]:
     """Every clock the cockpit shows for the incident, in display order.
 
     ``milestones`` has ``detect``, ``respond``, ``communicate`` and ``update_every`` seconds.

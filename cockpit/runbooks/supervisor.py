@@ -1,6 +1,6 @@
-"""The detached step supervisor: ``python -m cockpit.supervisor JOB.json``.
+"""The detached step supervisor: ``python -m cockpit.runbooks.supervisor JOB.json``.
 
-Started by ``cockpit.executor`` in a new session with the run's claim lock inherited
+Started by ``cockpit.runbooks.launch`` in a new session with the run's claim lock inherited
 (``lock_fd`` in the job), it outlives the cockpit: SIGHUP is ignored, its parent may die,
 it journals through its own ``Journal`` writer (same author as the engineer). It:
 
@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -32,16 +33,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .executor import (
-    SECRET_VAR,
-    RunResult,
-    run_command,
-    set_subreaper,
-    verify_detail,
-)
-from .journal import Journal
-from .journal.perms import ensure_dir, ensure_tree, file_mode
-from .runbooks import Verify
+from ..journal import Journal
+from ..journal.perms import ensure_dir, ensure_tree, file_mode
+from ..text import shorten
+from .launch import Job, verify_detail
+from .model import Verify
+from .policy import SECRET_VAR
+from .process import RunResult, run_command, set_subreaper
+from .state import RESULT_KINDS
 
 _stop = False
 
@@ -51,11 +50,11 @@ def _on_term(signum: int, frame: Any) -> None:
     _stop = True
 
 
-def _lock(job: dict[str, Any]) -> int:
+def _lock(job: Job) -> int:
     """The claim's flock fd: the inherited one, or (started by hand) taken here."""
-    claim = Path(job["claim"])
-    fd = job.get("lock_fd")
-    if isinstance(fd, int) and fd > 2:
+    claim = Path(job.claim)
+    fd = job.lock_fd
+    if fd > 2:
         try:
             if os.path.samestat(os.fstat(fd), os.stat(claim)):
                 os.set_inheritable(fd, False)
@@ -71,14 +70,6 @@ def _lock(job: dict[str, Any]) -> int:
     return fd
 
 
-def _result_kind(kind: str, ok: bool) -> str:
-    return {
-        ("step", True): "step.succeeded", ("step", False): "step.failed",
-        ("rollback", True): "step.rolled_back", ("rollback", False): "step.rollback_failed",
-        ("verify", True): "step.verify_passed", ("verify", False): "step.verify_failed",
-    }[(kind, ok)]
-
-
 def _outcome(res: RunResult) -> str:
     if res.error and res.exit_code in (126, 127):
         return res.error
@@ -90,62 +81,62 @@ def _outcome(res: RunResult) -> str:
     return f"{word} {res.exit_code} after {res.duration:.1f}s"
 
 
-def supervise(job: dict[str, Any]) -> int:
-    state_dir = Path(job["state_dir"])
-    incident = job["incident"]
-    mode = job.get("mode", "personal")
-    kind = job["kind"]
-    run = job["run"]
-    base = {"runbook": job["runbook"], "step": job["step"], "attempt": int(job["attempt"]),
+def supervise(job: Job) -> int:
+    state_dir = Path(job.state_dir)
+    incident = job.incident
+    mode = job.mode
+    kind = job.kind
+    run = job.run
+    base = {"runbook": job.runbook, "step": job.step, "attempt": job.attempt,
             "run": run}
     lock_fd = _lock(job)
     subreaper = set_subreaper()
     secrets = [v for k, v in os.environ.items() if k.startswith(SECRET_VAR)]
-    env = {k: os.environ[k] for k in job["env_names"] if k in os.environ}
+    env = {k: os.environ[k] for k in job.env_names if k in os.environ}
     for k in [k for k in os.environ if k.startswith(SECRET_VAR)]:
         del os.environ[k]
     try:
-        journal = Journal(state_dir, incident, mode=mode, author=job["author"])
+        journal = Journal(state_dir, incident, mode=mode, author=job.author)
     except Exception as e:  # noqa: BLE001
         print(f"supervisor: cannot open the journal: {e}", file=sys.stderr)
         return 4
     inc = journal.incident_dir
-    cwd = job["cwd"]
-    out_path = inc / job["output"]
+    cwd = job.cwd
+    out_path = inc / job.output
     try:
-        if job.get("default_cwd"):
+        if job.default_cwd:
             ensure_tree(state_dir, ["incidents", incident, "work"], mode)
             ensure_dir(Path(cwd), mode)
         out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, file_mode(mode))
     except OSError as e:
         with contextlib.suppress(OSError):
-            journal.append(_result_kind(kind, False), {
+            journal.append(RESULT_KINDS[(kind, False)], {
                 **base, "exit_code": -1, "signal": "", "duration": 0.0, "timed_out": False,
                 "detail": f"not run: cannot prepare {e.filename or 'output'}: {e.strerror or e}"})
         return 4
     started = {
-        **base, "argv": list(job["argv"]), "cwd": cwd, "env": sorted(env),
-        "timeout": float(job["timeout"]), "supervisor_pid": os.getpid(),
+        **base, "argv": list(job.argv), "cwd": cwd, "env": sorted(env),
+        "timeout": job.timeout, "supervisor_pid": os.getpid(),
         "host": socket.gethostname(), "dry_run": False, "subreaper": subreaper,
-        "output": job["output"], "remote": job.get("remote", ""),
+        "output": job.output, "remote": job.remote,
     }
     try:
         if kind == "step":
             journal.append("step.started", {**started, "detail": f"started attempt "
-                                            f"{base['attempt']}: {_short(job['argv'])}"})
+                                            f"{base['attempt']}: {shorten(shlex.join(job.argv))}"})
         elif kind == "rollback":
             journal.append("step.rollback_started", {
-                **started, "rollback_attempt": int(job.get("kind_attempt", 1)),
-                "detail": f"rollback started: {_short(job['argv'])}"})
+                **started, "rollback_attempt": job.kind_attempt,
+                "detail": f"rollback started: {shorten(shlex.join(job.argv))}"})
     except OSError as e:  # JournalWriteError: nothing is recorded, so nothing runs
         print(f"supervisor: cannot journal the start, not running: {e}", file=sys.stderr)
         return 4
     capture = 1 << 20 if kind == "verify" else 0
     try:
-        res = run_command(job["argv"], env=env, out_fd=out_fd, timeout=float(job["timeout"]),
-                          cwd=cwd, secrets=secrets, grace=float(job.get("grace", 2.0)),
-                          capture=capture, marker=job.get("marker") or "", subreaper=subreaper,
+        res = run_command(job.argv, env=env, out_fd=out_fd, timeout=job.timeout,
+                          cwd=cwd, secrets=secrets, grace=job.grace,
+                          capture=capture, marker=job.marker, subreaper=subreaper,
                           cancel=lambda: _stop)
         with contextlib.suppress(OSError):
             os.fsync(out_fd)
@@ -154,15 +145,15 @@ def supervise(job: dict[str, Any]) -> int:
     ok = res.ok
     detail = _outcome(res)
     if kind == "verify":
-        v = Verify(expect_exit=int(job.get("expect_exit", 0)),
-                   expect_output=job.get("expect_output") or None)
+        v = Verify(expect_exit=job.expect_exit,
+                   expect_output=job.expect_output or None)
         ok, detail = verify_detail(v, res)
     if _stop and not res.timed_out:
         detail += " (the supervisor was asked to stop)"
     rc = 0
     try:
         journal.append("step.output", {
-            **base, "run_kind": kind, "path": job["output"], "bytes": res.bytes,
+            **base, "run_kind": kind, "path": job.output, "bytes": res.bytes,
             "sha256": res.sha256, "redactions": res.redactions,
             "detail": f"output saved: {res.bytes} bytes"
                       + (f", {res.redactions} secret(s) masked" if res.redactions else "")
@@ -171,7 +162,7 @@ def supervise(job: dict[str, Any]) -> int:
         what = {"step": "", "rollback": "rollback ", "verify": "verify "}[kind]
         word = {"step": ("succeeded", "failed"), "rollback": ("done", "failed"),
                 "verify": ("passed", "failed")}[kind][0 if ok else 1]
-        journal.append(_result_kind(kind, ok), {
+        journal.append(RESULT_KINDS[(kind, ok)], {
             **base, "exit_code": res.exit_code, "signal": res.signal,
             "duration": round(res.duration, 3), "timed_out": res.timed_out,
             "escaped_killed": res.escaped_killed, "bytes": res.bytes, "sha256": res.sha256,
@@ -201,32 +192,21 @@ def _maxrss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _short(argv: list[str], limit: int = 100) -> str:
-    import shlex
-
-    text = " ".join(shlex.join(argv).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
     if len(args) != 1:
-        print("usage: python -m cockpit.supervisor JOB.json", file=sys.stderr)
+        print("usage: python -m cockpit.runbooks.supervisor JOB.json", file=sys.stderr)
         return 2
     try:
         with open(args[0], encoding="utf-8") as f:
-            job = json.load(f)
-        for k in ("state_dir", "incident", "kind", "run", "runbook", "step", "attempt",
-                  "argv", "cwd", "timeout", "env_names", "output", "claim", "author"):
-            if k not in job:
-                raise ValueError(f"missing {k!r}")
+            job = Job.from_dict(json.load(f))
     except (OSError, ValueError) as e:
         print(f"supervisor: bad job {args[0]}: {e}", file=sys.stderr)
         return 2
-    print(f"supervisor {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')} run {job['run']}",
+    print(f"supervisor {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')} run {job.run}",
           file=sys.stderr, flush=True)
     return supervise(job)
 

@@ -45,16 +45,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any
 
-PENDING = "pending"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-CONFIRMED = "confirmed"
-SKIPPED = "skipped"
-ROLLED_BACK = "rolled_back"
-IN_DOUBT = "in_doubt"
+from ..incident.model import EntryLike
+from ..text import shorten
+from .errors import StepError
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CONFIRMED = "confirmed"
+    SKIPPED = "skipped"
+    ROLLED_BACK = "rolled_back"
+    IN_DOUBT = "in_doubt"
+
+
+PENDING = StepStatus.PENDING
+RUNNING = StepStatus.RUNNING
+SUCCEEDED = StepStatus.SUCCEEDED
+FAILED = StepStatus.FAILED
+CONFIRMED = StepStatus.CONFIRMED
+SKIPPED = StepStatus.SKIPPED
+ROLLED_BACK = StepStatus.ROLLED_BACK
+IN_DOUBT = StepStatus.IN_DOUBT
 STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, CONFIRMED, SKIPPED, ROLLED_BACK, IN_DOUBT)
 
 # Word and symbol for the step list (plain text; no colour needed to read it).
@@ -72,16 +89,12 @@ KINDS = (
 
 MAX_REASON = 2000
 
-
-class StepError(ValueError):
-    """A transition that is not allowed from the step's current state (one-line reason)."""
-
-
-class EntryLike(Protocol):
-    ts: float
-    author: str
-    kind: str
-    data: dict[str, Any]
+# The entry that records how a run of each kind ended: (run kind, ok) -> entry kind.
+RESULT_KINDS = {
+    ("step", True): "step.succeeded", ("step", False): "step.failed",
+    ("rollback", True): "step.rolled_back", ("rollback", False): "step.rollback_failed",
+    ("verify", True): "step.verify_passed", ("verify", False): "step.verify_failed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +142,7 @@ class StepState:
 
     @property
     def symbol(self) -> str:
-        return SYMBOLS.get(self.state, "?")
+        return SYMBOLS.get(StepStatus(self.state), "?") if self.state in STATES else "?"
 
     @property
     def label(self) -> str:
@@ -357,11 +370,6 @@ def _data(state: StepState, detail: str, **extra: Any) -> dict[str, Any]:
     return d
 
 
-def _one_line(text: str, limit: int = 120) -> str:
-    t = " ".join(text.split())
-    return t if len(t) <= limit else t[: limit - 1] + "…"
-
-
 def confirm(journal: Any, state: StepState, step: Any) -> Any:
     ok, why = can_confirm(state, step)
     if not ok:
@@ -375,7 +383,7 @@ def mark_failed(journal: Any, state: StepState, reason: str) -> Any:
         raise StepError(f"{state.runbook}/{state.step}: cannot mark failed: the step is "
                         f"{state.state.replace('_', ' ')}")
     return journal.append("step.failed_marked",
-                          _data(state, f"marked failed: {_one_line(r)}", reason=r))
+                          _data(state, f"marked failed: {shorten(r)}", reason=r))
 
 
 def skip(journal: Any, state: StepState, reason: str) -> Any:
@@ -383,7 +391,7 @@ def skip(journal: Any, state: StepState, reason: str) -> Any:
     if state.state not in (PENDING, SUCCEEDED, FAILED, IN_DOUBT, ROLLED_BACK):
         raise StepError(f"{state.runbook}/{state.step}: cannot skip: the step is "
                         f"{state.state.replace('_', ' ')}")
-    return journal.append("step.skipped", _data(state, f"skipped: {_one_line(r)}", reason=r))
+    return journal.append("step.skipped", _data(state, f"skipped: {shorten(r)}", reason=r))
 
 
 def override(journal: Any, state: StepState, reason: str) -> Any:
@@ -392,7 +400,7 @@ def override(journal: Any, state: StepState, reason: str) -> Any:
         raise StepError(f"{state.runbook}/{state.step}: nothing to override: the step is "
                         f"{state.state.replace('_', ' ')}")
     return journal.append("step.overridden",
-                          _data(state, f"overridden: {_one_line(r)}", reason=r))
+                          _data(state, f"overridden: {shorten(r)}", reason=r))
 
 
 def retry(journal: Any, state: StepState, reason: str) -> Any:
@@ -403,7 +411,7 @@ def retry(journal: Any, state: StepState, reason: str) -> Any:
         raise StepError(f"{state.runbook}/{state.step}: cannot retry: the step is "
                         f"{state.state.replace('_', ' ')}")
     return journal.append("step.retry", _data(
-        state, f"retry allowed after attempt {state.attempt}: {_one_line(r)}", reason=r))
+        state, f"retry allowed after attempt {state.attempt}: {shorten(r)}", reason=r))
 
 
 def record_verify(journal: Any, state: StepState, passed: bool, detail: str) -> Any:
@@ -413,13 +421,13 @@ def record_verify(journal: Any, state: StepState, passed: bool, detail: str) -> 
                         "once it has finished")
     kind = "step.verify_passed" if passed else "step.verify_failed"
     word = "verify passed" if passed else "verify failed"
-    return journal.append(kind, _data(state, f"{word}: {_one_line(detail)}",
+    return journal.append(kind, _data(state, f"{word}: {shorten(detail)}",
                                       passed=bool(passed)))
 
 
 __all__ = [
     "CONFIRMED", "FAILED", "IN_DOUBT", "KINDS", "PENDING", "ROLLED_BACK", "RUNNING",
     "SKIPPED", "STATES", "SUCCEEDED", "SYMBOLS", "Output", "StepError", "StepState",
-    "can_confirm", "can_rollback", "can_start", "confirm", "mark_failed", "override",
+    "RESULT_KINDS", "StepStatus", "can_confirm", "can_rollback", "can_start", "confirm", "mark_failed", "override",
     "record_verify", "retry", "skip", "state_of", "step_states",
 ]

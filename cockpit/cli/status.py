@@ -18,15 +18,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..health import ServiceHealth, Status, worst
-from ..sanitize import one_line
+from ..probes.scheduler import Scheduler, anchors_from_config, from_config
+from ..text import one_line
 from ..timeutil import SystemClock, format_duration
-from .scheduler import Scheduler, anchors_from_config, from_config
+from .common import Commands
 
 STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red",
          Status.STALE: "dim", Status.UNKNOWN: "dim"}
 
 
-def add_parsers(sub: Any) -> argparse.ArgumentParser:
+def add_parsers(sub: Commands) -> None:
     p = sub.add_parser("status", help="probe every service once and print the health",
                        description="Probe every configured service and print its health. "
                                    "Exit code 0 all OK, 1 warning, 2 failing.")
@@ -34,7 +35,6 @@ def add_parsers(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--watch", nargs="?", const=5.0, type=float, default=None, metavar="SECONDS",
                    help="repeat every SECONDS (default 5) until interrupted")
     p.set_defaults(func=handler)
-    return p
 
 
 def exit_code(health: list[ServiceHealth]) -> int:

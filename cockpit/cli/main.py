@@ -1,0 +1,175 @@
+"""The ``cockpit`` parser, the cockpit itself and the demo.
+
+Start-up time: ``cockpit`` and ``cockpit demo`` build a parser without the other commands
+(their modules are imported only when one of them, or ``--help``, is asked for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..document import DocumentError
+from ..timeutil import parse_duration
+from .common import COMMON, EXIT_USAGE, CliError, commands
+
+# The command groups, each a module with ``add_parsers(commands)``.
+COMMAND_MODULES = ("incident", "journal", "runbooks", "status")
+
+
+def _duration(value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _speed(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < v <= 1000:
+        raise argparse.ArgumentTypeError("the speed must be above 0 and at most 1000")
+    return v
+
+
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cockpit",
+        description="DR Cockpit: live health, runbooks, RTO/RPO clocks and a crash-safe "
+                    "incident log, in a terminal. Without a command it starts the cockpit "
+                    "on the configured environment.",
+        epilog="Configuration: --config, $COCKPIT_CONFIG, ./cockpit.toml, then the user "
+               "config dir. State: --state-dir, $COCKPIT_STATE_DIR, ./state in a checkout, "
+               "then the user state dir.",
+        parents=[COMMON],
+    )
+    p.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    sub = commands(p, dest="command", metavar="COMMAND")
+    d = sub.add_parser("demo", help="the cockpit on a built-in simulated environment "
+                                    "(no network, no config)")
+    d.add_argument("--scenario", metavar="FILE",
+                   help="play this scenario file instead of the built-in demo")
+    d.add_argument("--at", type=_duration, default=parse_duration("4m"), metavar="OFFSET",
+                   help="start this far into the scenario (default 4m; e.g. 0s, 90s, 12m)")
+    d.add_argument("--speed", type=_speed, default=1.0,
+                   help="simulated seconds per real second (default 1)")
+    d.add_argument("--paused", action="store_true", help="freeze the simulated clock")
+    d.set_defaults(func=cmd_demo)
+    if full:
+        for name in COMMAND_MODULES:
+            importlib.import_module(f"cockpit.cli.{name}").add_parsers(sub)
+    return p
+
+
+def _needs_full_parser(argv: list[str]) -> bool:
+    """Only ``cockpit`` and ``cockpit demo`` skip importing the other commands (start-up)."""
+    if any(a in ("-h", "--help") for a in argv):
+        return True
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--config", "--state-dir"):
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        return a != "demo"
+    return False
+
+
+def _load_config(args: argparse.Namespace, required: bool) -> Any:
+    from ..config import find_config, load_config
+
+    path, looked = find_config(getattr(args, "config", None))
+    if path is None:
+        if required:
+            places = ", ".join(str(p) for p in looked)
+            raise CliError(f"no cockpit.toml found (looked at {places}); "
+                           "copy cockpit.example.toml, or try `cockpit demo`")
+        return None
+    if not path.is_file():
+        raise CliError(f"{path}: no such configuration file")
+    return load_config(path)
+
+
+def run_ui(app_factory: Callable[[], Any]) -> int:
+    """Run a Textual app; an internal error (the app's return code 1) exits non-zero."""
+    app = app_factory()
+    result = app.run()
+    code = app.return_code
+    if code:
+        return int(code)
+    return int(result or 0)
+
+
+def _screens() -> Any:
+    return importlib.import_module("cockpit.screens.app")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..scenario import builtin_demo, load_scenario
+    from ..session.demo import DemoSession
+    from ..timeutil import SimClock
+
+    scenario = load_scenario(Path(args.scenario)) if args.scenario else builtin_demo()
+    session = DemoSession.start(scenario, at=args.at, speed=args.speed)
+    if args.paused and isinstance(session.clock, SimClock):
+        session.clock.pause()
+    ui = _screens()
+    return run_ui(lambda: ui.CockpitApp(session))
+
+
+def cmd_cockpit(args: argparse.Namespace) -> int:
+    from ..session.live import LiveSession
+
+    config = args.config_obj
+    session = LiveSession(config, args.state_dir, runbook_dirs=config.runbook_dirs)
+    ui = _screens()
+    return run_ui(lambda: ui.CockpitApp(session, keymap=config.keys))
+
+
+NEEDS_CONFIG: dict[str | None, bool] = {None: True, "status": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(full=_needs_full_parser(argv))
+    args = parser.parse_args(argv)
+    try:
+        from ..config import resolve_state_dir
+
+        needs = NEEDS_CONFIG.get(args.command, False)
+        config = _load_config(args, required=needs) if args.command != "demo" else None
+        args.config_obj = config
+        args.config = config
+        args.state_dir = resolve_state_dir(getattr(args, "state_dir", None), config)
+        func = getattr(args, "func", None) or cmd_cockpit
+        return int(func(args) or 0)
+    except DocumentError as e:
+        from ..text import clean
+
+        print(f"cockpit: {clean(e.one_line())}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as e:
+        from ..text import clean
+
+        print(f"cockpit: {clean(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The incident's state derived from its log entries: a pure fold, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .model import EntryLike, IncidentState
+
+
+def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> IncidentState | None:
+    """The incident's current state from its entries, in order; None before a declaration.
+
+    ``initial`` continues a previous fold (entries appended since)."""
+    inc: IncidentState | None = initial
+    for e in entries:
+        d = e.data or {}
+        if e.kind == "incident.declared":
+            impact = d.get("impact_start")
+            inc = IncidentState(
+                title=str(d.get("title", "")), severity=str(d.get("severity", "P1")),
+                services=tuple(d.get("services") or ()), status="declared",
+                declared_at=e.ts, impact_start=float(impact) if impact is not None else None,
+            )
+            continue
+        if inc is None:
+            continue
+        if e.kind == "incident.status":
+            st = str(d.get("status", ""))
+            changes: dict[str, Any] = {"status": st}
+            stamp = {"responding": "responding_at", "mitigated": "mitigated_at",
+                     "recovered": "recovered_at", "closed": "closed_at"}.get(st)
+            if stamp and getattr(inc, stamp) is None:
+                changes[stamp] = e.ts
+            inc = replace(inc, **changes)
+        elif e.kind == "incident.updated":
+            changes = {}
+            if "severity" in d:
+                changes["severity"] = str(d["severity"])
+            if "services" in d:
+                changes["services"] = tuple(d["services"])
+            if "title" in d:
+                changes["title"] = str(d["title"])
+            inc = replace(inc, **changes)
+        elif e.kind == "health":
+            sid, st = str(d.get("service", "")), str(d.get("status", ""))
+            prev = {x[0]: x for x in inc.service_health}
+            if sid not in prev or prev[sid][1] != st:
+                prev[sid] = (sid, st, e.ts)
+                inc = replace(inc, service_health=tuple(sorted(prev.values())))
+        elif e.kind == "role.assigned":
+            roles = dict(inc.roles)
+            roles[str(d.get("role"))] = str(d.get("person"))
+            inc = replace(inc, roles=tuple(sorted(roles.items())))
+        elif e.kind == "note" and d.get("type") == "communication":
+            inc = replace(inc, first_communication_at=inc.first_communication_at or e.ts,
+                          last_communication_at=e.ts)
+        if inc.responding_at is None and (
+            e.kind.startswith("step.") or (e.kind == "note" and d.get("type") == "action")
+        ):
+            inc = replace(inc, responding_at=e.ts)
+    return inc
+
+
+class Folder:
+    """``fold`` kept up to date as entries are appended: only new entries are folded."""
+
+    def __init__(self) -> None:
+        self._seen: Sequence[EntryLike] | None = None
+        self._count = 0
+        self._last: object = None
+        self.state: IncidentState | None = None
+
+    def update(self, entries: Sequence[EntryLike]) -> IncidentState | None:
+        n = len(entries)
+        same = (self._seen is entries and n >= self._count
+                and (self._count == 0 or entries[self._count - 1] is self._last))
+        if same:
+            if n > self._count:
+                self.state = fold(entries[self._count:], self.state)
+        else:
+            self.state = fold(entries)
+        self._seen, self._count = entries, n
+        self._last = entries[n - 1] if n else None
+        return self.state

@@ -1,0 +1,65 @@
+"""The runbook library: the runbooks of a set of files and directories, ranked by what is
+failing, and the built-in library shipped with the package (``cockpit.runbooks.builtin``,
+the top-level ``runbooks/`` folder of the checkout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .model import Runbook
+
+
+@dataclass(frozen=True)
+class Library:
+    runbooks: tuple[Runbook, ...] = ()
+    dirs: tuple[Path, ...] = field(default_factory=tuple)
+
+    def __iter__(self) -> Iterator[Runbook]:
+        return iter(self.runbooks)
+
+    def __len__(self) -> int:
+        return len(self.runbooks)
+
+    def get(self, runbook_id: str) -> Runbook:
+        for r in self.runbooks:
+            if r.id == runbook_id:
+                return r
+        raise KeyError(runbook_id)
+
+    @property
+    def step_count(self) -> int:
+        return sum(len(r.steps) for r in self.runbooks)
+
+    def for_service(self, service: str) -> list[Runbook]:
+        return [r for r in self.runbooks if service in r.services]
+
+    def covered(self, runbook: Runbook, failing_services: Iterable[str],
+                links: Mapping[str, Iterable[str]] | None = None) -> set[str]:
+        """The failing services a runbook covers: listed in its ``services``, or linked to it
+        by ``links`` (service id -> runbook ids, i.e. ``ServiceConfig.runbooks``)."""
+        out = set(failing_services).intersection(runbook.services)
+        for svc in failing_services:
+            if links and runbook.id in (links.get(svc) or ()):
+                out.add(svc)
+        return out
+
+    def rank(self, failing_services: Iterable[str],
+             links: Mapping[str, Iterable[str]] | None = None) -> list[Runbook]:
+        """All runbooks, those covering failing services first: by how many failing services
+        they cover, then priority (P0 first), then id. The rest follow by priority, id.
+        ``links`` (service id -> runbook ids from cockpit.toml) adds coverage."""
+        failing = set(failing_services)
+
+        def key(r: Runbook) -> tuple[int, str, str]:
+            return (-len(self.covered(r, failing, links)), r.priority, r.id)
+
+        return sorted(self.runbooks, key=key)
+
+
+def builtin_dir() -> Path:
+    """The built-in library: package data ``cockpit.runbooks.builtin`` (in a checkout, the
+    ``runbooks/`` folder; installed, inside the package)."""
+    return Path(str(resources.files("cockpit.runbooks.builtin")))

@@ -1,0 +1,144 @@
+"""The demo: a scenario played against a (simulated) clock. No network, no configuration,
+no files: what the engineer does in it is kept in memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..incident.clocks import incident_clocks
+from ..incident.fold import Folder
+from ..incident.model import EntryLike, SimEntry
+from ..incident.store import IncidentError, check_transition
+from ..plan import SEVERITIES
+from ..scenario import Scenario, ScenarioPlayer
+from ..timeutil import Clock, SimClock
+from .protocol import Capabilities, IncidentChoice, SessionKind, View
+from .steps import DemoSteps
+
+
+class DemoSession:
+    kind = SessionKind.DEMO
+
+    def __init__(self, scenario: Scenario, clock: Clock, epoch: float,
+                 runbook_dirs: Sequence[Path] = ()) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.player = ScenarioPlayer(scenario, epoch)
+        self.name = f"{scenario.environment}: {scenario.title}"
+        self.milestones = scenario.milestones
+        self.services = scenario.services
+        self.priorities = scenario.priorities
+        self.author = "you"
+        self.runbooks = DemoSteps(tuple(runbook_dirs))
+        self._lock = threading.Lock()
+        self._local: list[SimEntry] = []  # what the engineer did in the demo
+        self._entries_cache: list[Any] | None = None
+        self._folder = Folder()
+
+    @classmethod
+    def start(cls, scenario: Scenario, *, at: float = 0.0, speed: float = 1.0,
+              now: float | None = None, clock: Clock | None = None,
+              runbook_dirs: Sequence[Path] = ()) -> DemoSession:
+        """Begin ``at`` seconds into the scenario, running ``speed`` times real time.
+
+        With ``clock`` given (tests, snapshots) the scenario time follows that clock.
+        """
+        if clock is None:
+            clock = SimClock(start=time.time() if now is None else now, speed=speed)
+        return cls(scenario, clock, epoch=clock.now() - at, runbook_dirs=runbook_dirs)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(declare=True, follow=False, execute=False,
+                            why_not_execute=DemoSteps.NOTHING_RUNS)
+
+    def entries(self) -> Sequence[EntryLike]:
+        scripted = self.player.entries(self.clock.now())
+        with self._lock:
+            local = list(self._local)
+        out = sorted([*scripted, *local], key=lambda e: e.ts) if local else scripted
+        # The same list object while nothing changed: the UI then has nothing to redraw.
+        cached = self._entries_cache
+        if cached is not None and cached == out:
+            return cached
+        self._entries_cache = out
+        return out
+
+    def view(self) -> View:
+        now = self.clock.now()
+        health = self.player.health(now)
+        entries = self.entries()
+        with self._lock:
+            incident = self._folder.update(entries)
+        clocks = incident_clocks(incident, self.services, {h.service: h for h in health},
+                                 self.milestones, now)
+        return View(now=now, health=health, entries=entries, pending=(), unsaved=(),
+                    incident=incident, incident_id=None, clocks=clocks, loading=False,
+                    banners=(),
+                    paused=isinstance(self.clock, SimClock) and self.clock.paused)
+
+    async def run(self, changed: Callable[[], None]) -> None:
+        return None  # everything is a pure function of the clock
+
+    def stop(self) -> None:
+        return None
+
+    # ---- operator actions: kept in memory, checked like the store checks them
+    def _add(self, kind: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._local.append(SimEntry(self.clock.now(), self.author, kind, data,
+                                        f"local:{len(self._local)}"))
+
+    def _incident(self) -> Any:
+        entries = self.entries()
+        with self._lock:
+            inc = self._folder.update(entries)
+        if inc is None:
+            raise IncidentError("no incident declared")
+        return inc
+
+    def declare(self, title: str, severity: str, services: Sequence[str],
+                impact_start: float | None) -> None:
+        if severity not in SEVERITIES:
+            raise IncidentError(f"severity must be one of {', '.join(SEVERITIES)}")
+        data: dict[str, Any] = {"title": title, "severity": severity, "services": list(services)}
+        if impact_start is not None:
+            data["impact_start"] = impact_start
+        self._add("incident.declared", data)
+
+    def set_status(self, status: str) -> None:
+        check_transition(self._incident().status, status)
+        self._add("incident.status", {"status": status})
+
+    def assign(self, role: str, person: str) -> None:
+        self._incident()
+        self._add("role.assigned", {"role": role, "person": person})
+
+    def update(self, *, services: Sequence[str] | None = None, severity: str | None = None,
+               title: str | None = None) -> None:
+        self._incident()
+        changes: dict[str, Any] = {}
+        if services is not None:
+            changes["services"] = list(services)
+        if severity is not None:
+            changes["severity"] = severity
+        if title is not None:
+            changes["title"] = title
+        self._add("incident.updated", changes)
+
+    def note(self, type: str, text: str) -> None:
+        self._incident()
+        self._add("note", {"type": type, "text": text})
+
+    def incidents(self) -> list[IncidentChoice]:
+        return []
+
+    def follow(self, incident_id: str | None) -> None:
+        raise IncidentError("The demo has one incident: its scenario's.")
+
+    def retry_journal(self) -> str:
+        return "The demo keeps no journal."
