@@ -29,19 +29,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..health import MetricValue, ProbeResult, ServiceHealth, Status, worst
+from ..health import ProbeResult, ServiceHealth, Status, worst
 from ..journal.perms import ensure_dir, file_mode
-from ..journal.record import dumps_document
 from ..journal.snapshot import write_bytes_atomic
 from ..text import one_line
 from ..timeutil import Clock, SystemClock
 from . import base
 from .base import ProbeTarget
+from .damping import Damper, display_status, stale_after
+from .laststate import STATE_FILE, dumps_state, result_from_record
 
 Runner = Callable[[ProbeTarget, float, Callable[[], float]], Awaitable[ProbeResult]]
 
-STATE_FILE = "probes.toml"
-STATE_HEADER = "# DR cockpit: last-known probe results (a cache; safe to delete)\n"
 HISTORY = 30
 
 
@@ -88,76 +87,6 @@ def from_config(config: Any) -> list[ServiceSpec]:
 def anchors_from_config(config: Any) -> list[tuple[str, int]]:
     """Self-check anchors, (host, port) pairs parsed and validated by the configuration."""
     return list(getattr(config, "connectivity_anchors", ()) or ())
-
-
-# ---------------------------------------------------------------- the pure state machine
-
-
-@dataclass
-class Damper:
-    fail_after: int = 3
-    recover_after: int = 2
-    status: Status = Status.UNKNOWN  # damped
-    bad_streak: int = 0
-    fail_streak: int = 0
-    ok_streak: int = 0
-    nonfail_streak: int = 0
-    streak_started: float | None = None  # first non-OK run of the current bad streak
-    fail_started: float | None = None  # first FAIL run of the current fail streak
-    down_since: float | None = None
-
-    def feed(self, raw: Status, at: float) -> Status:
-        """Account one run's verdict; returns the damped status."""
-        n, m = max(1, self.fail_after), max(1, self.recover_after)
-        if raw in (Status.UNKNOWN, Status.STALE):
-            return self.status  # no evidence either way (e.g. cockpit offline)
-        if raw == Status.OK:
-            self.ok_streak += 1
-            self.bad_streak = self.fail_streak = 0
-            self.nonfail_streak += 1
-            self.streak_started = self.fail_started = None
-            if self.status == Status.UNKNOWN or self.ok_streak >= m:
-                self.status = Status.OK
-                self.down_since = None
-            return self.status
-        self.ok_streak = 0
-        self.bad_streak += 1
-        if self.streak_started is None:
-            self.streak_started = at
-        if raw == Status.FAIL:
-            self.fail_streak += 1
-            self.nonfail_streak = 0
-            if self.fail_started is None:
-                self.fail_started = at
-        else:
-            self.fail_streak = 0
-            self.fail_started = None
-            self.nonfail_streak += 1
-        if self.status == Status.UNKNOWN:
-            self.status = raw
-        elif self.fail_streak >= n:
-            self.status = Status.FAIL
-        elif (self.status == Status.FAIL and raw == Status.WARN and self.nonfail_streak >= m) or \
-                (self.status == Status.OK and self.bad_streak >= n):
-            self.status = Status.WARN
-        if self.status == Status.FAIL and self.down_since is None:
-            self.down_since = self.fail_started if self.fail_started is not None else at
-        elif self.status != Status.FAIL:
-            self.down_since = None
-        return self.status
-
-
-def stale_after(target: ProbeTarget, grace: float) -> float:
-    return target.interval + target.deadline + grace
-
-
-def display_status(damped: Status, observed_at: float | None, now: float, limit: float) -> Status:
-    """What to show: STALE when the last answer is too old (never green from old data)."""
-    if observed_at is None:
-        return Status.UNKNOWN
-    if now - observed_at > limit:
-        return Status.STALE
-    return damped
 
 
 # ---------------------------------------------------------------- per-probe state
@@ -534,7 +463,7 @@ class Scheduler:
                 st = self.states.get((str(rec["service"]), str(rec["name"])))
                 if st is None or rec.get("kind") != st.target.kind:
                     continue
-                res = _result_from_record(rec)
+                res = result_from_record(rec)
                 st.last = res
                 st.damper.status = res.status
                 ds = rec.get("down_since")
@@ -567,54 +496,3 @@ def _warm(kinds: list[str]) -> None:
             if k in ("s3", "walg"):
                 import boto3.session  # noqa: F401
             del mod
-
-
-# ---------------------------------------------------------------- the state file
-
-
-def _metric(v: MetricValue) -> MetricValue:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, str):
-        return one_line(v, 500)
-    return v
-
-
-def state_document(states: Iterable[ProbeState], saved_at: float) -> dict[str, Any]:
-    """Last-known results as a document for ``journal.record.dumps_document`` (the one
-    cat-safe TOML writer)."""
-    probes = []
-    for st in states:
-        r = st.last
-        if r is None:
-            continue
-        t = st.target
-        rec: dict[str, Any] = {
-            "service": t.service, "name": t.name, "kind": t.kind, "status": r.status.value,
-            "raw_status": (r.raw_status or r.status).value, "summary": one_line(r.summary, 500),
-            "observed_at": float(r.observed_at), "error": r.error, "error_class": r.error_class,
-            "latency": r.latency, "key_figure": r.key_figure, "down_since": st.damper.down_since,
-        }
-        rec = {k: _metric(v) for k, v in rec.items()}
-        rec["latencies"] = [float(x) for x in st.latencies if math.isfinite(x)]
-        rec["metrics"] = {str(k): _metric(v) for k, v in r.metrics.items()}
-        probes.append({k: v for k, v in rec.items() if v is not None})
-    for p in probes:
-        p["metrics"] = {k: v for k, v in p["metrics"].items() if v is not None}
-    return {"version": 1, "saved_at": float(saved_at), "probe": probes}
-
-
-def dumps_state(states: Iterable[ProbeState], saved_at: float) -> str:
-    return STATE_HEADER + dumps_document(state_document(states, saved_at))
-
-
-def _result_from_record(rec: dict[str, Any]) -> ProbeResult:
-    metrics = rec.get("metrics") or {}
-    raw = rec.get("raw_status")
-    return ProbeResult(
-        status=Status(rec["status"]), summary=str(rec.get("summary", "")),
-        observed_at=float(rec["observed_at"]),
-        metrics={str(k): v for k, v in metrics.items() if isinstance(v, int | float | str | bool)},
-        error=rec.get("error"), error_class=rec.get("error_class"),
-        latency=rec.get("latency"), key_figure=rec.get("key_figure"),
-        raw_status=Status(raw) if raw and raw != rec["status"] else None)

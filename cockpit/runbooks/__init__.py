@@ -20,13 +20,7 @@ The built-in runbooks (the top-level ``runbooks/`` folder of the checkout) are p
 
 from .errors import ParamError, RunbookError, StepError
 from .library import Library, builtin_dir
-from .loader import (
-    SCHEMA_REFERENCE,
-    collect_library,
-    load_library,
-    load_runbook,
-    runbook_files,
-)
+from .loader import collect_library, load_library, load_runbook, runbook_files
 from .model import (
     CommandSpec,
     Param,
@@ -38,6 +32,7 @@ from .model import (
     Verify,
 )
 from .params import PARAM_TYPES, config_value, dsn_part
+from .schema import SCHEMA_REFERENCE
 from .template import placeholders, shell_placeholder_problems, substitute
 
 __all__ = [

@@ -19,13 +19,14 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..journal import Journal, incident_dir
-from ..journal.perms import ensure_dir, file_mode
+from ..journal.perms import file_mode
 from ..text import shorten
+from . import policy
 from . import state as _steps
 from .claims import (
     Claim,
@@ -42,15 +43,14 @@ from .claims import (
     writer,
 )
 from .errors import StepError
+from .job import Job
 from .model import RenderedCommand, Rollback, Runbook, Step, Verify
 from .policy import RUN_ID_VAR, SECRET_VAR, SECURE_PATH
 from .process import (
     GRACE,
     TAIL_BYTES,
-    RunResult,
     check_argv,
     command_env,
-    run_command,
     tail_bytes,
 )
 from .state import StepState
@@ -154,68 +154,6 @@ def _check_confirmation(runbook: Runbook, step: Step | Rollback, params: Mapping
     return "typed"
 
 
-@dataclass(frozen=True)
-class Job:
-    """What the supervisor is asked to run, written to ``runs/<run>.job.json`` (no secret
-    values: those travel in supervisor-only environment variables)."""
-
-    state_dir: str
-    incident: str
-    mode: str
-    author: str
-    run: str
-    kind: str  # step | rollback | verify
-    runbook: str
-    step: str
-    attempt: int  # the step's attempt this run belongs to
-    kind_attempt: int  # the run's own number (a rollback's attempt; a step's attempt)
-    argv: tuple[str, ...]
-    cwd: str
-    default_cwd: bool
-    timeout: float
-    env_names: tuple[str, ...]
-    output: str
-    claim: str
-    n_secrets: int = 0
-    grace: float = GRACE
-    remote: str = ""
-    marker: str = ""
-    expect_exit: int = 0
-    expect_output: str = ""
-    lock_fd: int = -1
-    version: int = 1
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["argv"], d["env_names"] = list(self.argv), list(self.env_names)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Job:
-        """A job read back from its file; raises ``ValueError`` naming the first bad key."""
-        if not isinstance(d, Mapping):
-            raise ValueError("not a JSON object")
-        kw: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in d:
-                if f.default is MISSING:
-                    raise ValueError(f"missing {f.name!r}")
-                continue
-            v = d[f.name]
-            types: dict[str, type | tuple[type, ...]] = {
-                "int": int, "float": (int, float), "str": str, "bool": bool}
-            want = types.get(str(f.type))
-            if f.name in ("argv", "env_names"):
-                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                    raise ValueError(f"{f.name!r} must be a list of strings")
-                v = tuple(v)
-            elif want is not None and (not isinstance(v, want) or (
-                    want is int and isinstance(v, bool))):
-                raise ValueError(f"{f.name!r} has the wrong type")
-            kw[f.name] = float(v) if str(f.type) == "float" else v
-        return cls(**kw)
-
-
 def _spawn(job: Job, claim_obj: Claim, env: Mapping[str, str],
            secret_values: Sequence[str], runs: Path, mode: str) -> subprocess.Popen[bytes]:
     sup_env = dict(env)
@@ -285,6 +223,14 @@ def _prepare(state_dir: Path, incident_id: str, runbook: Runbook, step: Step, ki
     """The one preparation of every run kind (step, rollback, verify, dry run): render the
     command, check it, name the run, pick its directory and build its environment."""
     target = _target(step, kind)
+    spec = target.command if not isinstance(target, Step) else step.command
+    if spec is not None:  # the policy the loader applied, applied again to what runs
+        text = policy.command_text(spec.argv, spec.shell)
+        problem = (policy.unstated_destructive(text, step.destructive_stated) if kind == "step"
+                   else policy.VERIFY_MUST_OBSERVE if kind == "verify"
+                   and policy.destructive_hint(text) else None)
+        if problem:
+            raise StepError(f"{runbook.id}/{step.id}: {problem}")
     rendered = runbook.render(target, params)
     check_argv(rendered.argv)
     run = run_id(runbook.id, step.id, kind, n)
@@ -481,80 +427,6 @@ def start_verify(
     return _launch(prep, c, author=author, mode=mode, journal=journal, step_attempt=st.attempt)
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    passed: bool
-    detail: str
-    result: RunResult
-    output_path: Path
-    entry: Any = None
-
-
-def verify_detail(v: Verify, res: RunResult) -> tuple[bool, str]:
-    """The verdict of a verify command and a one-line explanation (the one verdict: the
-    in-process verify and the supervisor both use it)."""
-    text = res.captured.decode("utf-8", errors="replace")
-    if res.error:
-        return False, res.error
-    if res.timed_out:
-        return False, "timed out"
-    if res.exit_code != v.expect_exit:
-        how = f"signal {res.signal}" if res.signal else f"exit code {res.exit_code}"
-        return False, f"{how}, expected exit code {v.expect_exit}"
-    if not v.output_ok(text):
-        return False, f"output does not match {v.expect_output!r}"
-    return True, f"exit code {res.exit_code}" + (
-        f", output matches {v.expect_output!r}" if v.expect_output else "")
-
-
-def run_verify(
-    state_dir: Path,
-    incident_id: str,
-    runbook: Runbook,
-    step: Step | str,
-    params: Mapping[str, Any],
-    *,
-    author: str,
-    mode: str = "personal",
-    journal: Journal | None = None,
-    extra_env: Mapping[str, str] | None = None,
-) -> VerifyResult:
-    """Run a step's verify command in this process (blocking: call it off the UI thread),
-    with its timeout, and journal ``step.verify_passed`` / ``step.verify_failed``.
-    Probe verifies belong to the health layer: record them with ``state.record_verify``."""
-    state_dir = Path(state_dir)
-    prep, st = _verify_prep(state_dir, incident_id, runbook, step, params, extra_env)
-    assert isinstance(prep.target, Verify)
-    out_dir = ensure_sub(state_dir, incident_id, "outputs", mode)
-    if not prep.rendered.cwd:
-        ensure_sub(state_dir, incident_id, "work", mode)
-        ensure_dir(Path(prep.cwd), mode)
-    path = out_dir / f"{prep.run}.out"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 file_mode(mode))
-    try:
-        res = run_command(prep.rendered.argv, env=prep.env, out_fd=fd,
-                          timeout=prep.rendered.timeout, cwd=prep.cwd,
-                          secrets=prep.rendered.secrets, capture=VERIFY_CAPTURE,
-                          marker=prep.env[RUN_ID_VAR])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    passed, detail = verify_detail(prep.target, res)
-    base = {"runbook": runbook.id, "step": prep.step.id, "attempt": st.attempt, "run": prep.run}
-    with writer(journal, state_dir, incident_id, mode, author) as j:
-        j.append("step.output", {**base, "run_kind": "verify", "path": output_rel(prep.run),
-                                 "bytes": res.bytes, "sha256": res.sha256,
-                                 "redactions": res.redactions,
-                                 "detail": f"verify output saved ({res.bytes} bytes)"})
-        e = j.append(_steps.RESULT_KINDS[("verify", passed)], {
-            **base, "passed": passed, "exit_code": res.exit_code, "signal": res.signal,
-            "timed_out": res.timed_out, "duration": round(res.duration, 3),
-            "detail": f"verify {'passed' if passed else 'failed'}: {detail}"})
-    return VerifyResult(passed, detail, res, path, e)
-
-
 __all__ = [
-    "DryRun", "Job", "StartedRun", "VerifyResult", "confirmation_for", "run_verify", "start",
-    "start_rollback", "start_verify", "verify_detail",
+    "DryRun", "StartedRun", "confirmation_for", "start", "start_rollback", "start_verify",
 ]

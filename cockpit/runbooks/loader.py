@@ -9,15 +9,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..document import DocumentError, Field, KeyPath, Validator, key_lines, load_toml, locate
-from ..plan import PRIORITIES
+from ..document import DocumentError, KeyPath, Validator, key_lines, load_toml, locate
 from . import policy
+from . import schema as S
 from .errors import ParamError, RunbookError
 from .library import Library
 from .model import (
     DEFAULT_STEP_TIMEOUT,
     DEFAULT_VERIFY_TIMEOUT,
-    MAX_TIMEOUT,
     CommandSpec,
     Param,
     Rollback,
@@ -26,122 +25,7 @@ from .model import (
     Step,
     Verify,
 )
-from .params import FROM_CONFIG_RE, PARAM_TYPES
-from .template import NAME_RE, placeholders, shell_placeholder_problems, template_problem
-
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
-
-SCHEMA_REFERENCE = """\
-[runbook]   id, title (required); summary, services (service ids it covers; the first one is what
-            a destructive step asks to type by default), priority (P0-P3, default P2), owner,
-            scenarios = [{id, title, summary}] or [runbook.scenarios] id = "title" | {title, summary}
-[[params]]  name, type (str|int|bool|duration|enum|path|host|port) required; description,
-            default (none = must be given), from_config (dotted path into cockpit.toml, e.g.
-            "services.database.probes.primary.dsn#host"; list elements by name; #host|port|
-            dbname|user|password|scheme|path takes a part of a DSN or URL), choices (enum),
-            pattern (regex the whole value must match), secret (true: usable in env only)
-[[steps]]   id (unique), title required; scenario (id or list; none = every scenario), guidance,
-            command = [argv...] | shell = "script for /bin/sh -c", timeout (default 5m, 1s-24h),
-            destructive (must be stated when the command looks destructive), rollback =
-            {title, guidance, command|shell, timeout, cwd, env, remote, destructive},
-            verify = {probe = "service-id"} | {command|shell, expect_exit = 0, expect_output =
-            "regex (per line)", timeout (1m), env, remote}, requires_confirmation_of (service id
-            of this runbook or "{param}"), cwd, env = {NAME = "text {param}"}, remote =
-            "{ssh_param}" (run over ssh; an empty value runs on this machine)
-Placeholders  {name} in command, shell, cwd, env, remote, requires_confirmation_of; {{ and }} are
-            literal braces. argv: substituted inside one element, never split. shell: replaced
-            by shlex.quote(value); refused inside quotes, backquotes, heredocs, after $ or \\.
-            Secret params: env only, never with remote. Verify/rollback inherit the step's remote.
-"""
-
-
-def _text_check(multiline: bool) -> Any:
-    def check(value: Any) -> str | None:
-        return policy.text_problem(value, multiline=multiline) if isinstance(value, str) else None
-
-    return check
-
-
-def _id_check(value: Any) -> str | None:
-    if isinstance(value, str) and not ID_RE.match(value):
-        return "must be lower-case letters, digits, - and _ (max 64), starting with a letter or digit"
-    return None
-
-
-def _duration_range(value: Any) -> str | None:
-    if value < 1 or value > MAX_TIMEOUT:
-        return "must be between 1s and 24h"
-    return None
-
-
-_TEXT1 = _text_check(False)
-_TEXTN = _text_check(True)
-
-_TOP = {
-    "runbook": Field("table", required=True),
-    "params": Field("list[table]", default=[]),
-    "steps": Field("list[table]", required=True),
-}
-_RUNBOOK = {
-    "id": Field("str", required=True, check=_id_check),
-    "title": Field("str", required=True, check=_TEXT1),
-    "summary": Field("str", default="", check=_TEXTN),
-    "services": Field("list[str]", default=[]),
-    "priority": Field("str", default="P2", choices=PRIORITIES),
-    "owner": Field("str", default="", check=_TEXT1),
-    "scenarios": Field("any", default=[]),
-}
-_SCENARIO = {
-    "id": Field("str", required=True, check=_id_check),
-    "title": Field("str", required=True, check=_TEXT1),
-    "summary": Field("str", default="", check=_TEXTN),
-}
-_PARAM = {
-    "name": Field("str", required=True,
-                  check=lambda v: None if NAME_RE.match(v) else
-                  "must be a letter or _ then letters, digits or _"),
-    "type": Field("str", required=True, choices=PARAM_TYPES),
-    "description": Field("str", default="", check=_TEXTN),
-    "default": Field("any"),
-    "from_config": Field("str", check=lambda v: None if FROM_CONFIG_RE.match(v) else
-                         "expected a dotted key path such as services.database.probes.primary.dsn"
-                         " (optionally #host, #port, #dbname, #user, #password, #scheme, #path)"),
-    "choices": Field("list[str]"),
-    "pattern": Field("str"),
-    "secret": Field("bool", default=False),
-}
-_COMMAND_KEYS = {
-    "command": Field("list[str]"),
-    "shell": Field("str", check=_TEXTN),
-    "timeout": Field("duration", check=_duration_range),
-    "cwd": Field("str", check=_TEXT1),
-    "env": Field("table"),
-    "remote": Field("str", check=_TEXT1),
-}
-_STEP = {
-    "id": Field("str", required=True, check=_id_check),
-    "title": Field("str", required=True, check=_TEXT1),
-    "scenario": Field("any"),
-    "guidance": Field("str", default="", check=_TEXTN),
-    "destructive": Field("bool"),
-    "requires_confirmation_of": Field("str"),
-    "verify": Field("table"),
-    "rollback": Field("table"),
-    **_COMMAND_KEYS,
-}
-_VERIFY = {
-    "probe": Field("str"),
-    "expect_exit": Field("int", default=0, minimum=0),
-    "expect_output": Field("str"),
-    **_COMMAND_KEYS,
-}
-del _VERIFY["cwd"]
-_ROLLBACK = {
-    "title": Field("str", required=True, check=_TEXT1),
-    "guidance": Field("str", default="", check=_TEXTN),
-    "destructive": Field("bool", default=False),
-    **_COMMAND_KEYS,
-}
+from .template import placeholders, shell_placeholder_problems, template_problem
 
 
 def _fix_lines(lines: dict[KeyPath, int], arrays: tuple[str, ...] = ("steps", "params")) -> None:
@@ -198,7 +82,7 @@ class _Loader:
         out: list[Scenario] = []
         seen: set[str] = set()
         for p, el in items:
-            s = self.v.table(el, _SCENARIO, p)
+            s = self.v.table(el, S.SCENARIO, p)
             if s.get("id") is None or s.get("title") is None:
                 continue
             if s["id"] in seen:
@@ -209,7 +93,7 @@ class _Loader:
         return tuple(out)
 
     def param(self, raw: dict[str, Any], path: KeyPath) -> Param | None:
-        d = self.v.table(raw, _PARAM, path)
+        d = self.v.table(raw, S.PARAM, path)
         name, typ = d.get("name"), d.get("type")
         if name is not None and typ is None:
             self.param_names.add(name)  # reported already; no cascade of "undefined" errors
@@ -243,7 +127,7 @@ class _Loader:
                 self.err((*path, "default"), str(e).split(": ", 1)[1])
                 default = None
             if isinstance(default, str):
-                msg = _TEXTN(default)
+                msg = S.TEXTN(default)
                 if msg:
                     self.err((*path, "default"), msg)
         self.param_names.add(name)
@@ -270,7 +154,7 @@ class _Loader:
                 self.err((*path, "command"), "the argv list cannot be empty")
                 ok = False
             for i, a in enumerate(argv):
-                msg = _TEXTN(a)
+                msg = S.TEXTN(a)
                 if msg:
                     self.err((*path, "command", i), msg)
                     ok = False
@@ -297,8 +181,8 @@ class _Loader:
             elif not isinstance(val, str):
                 self.err((*path, "env", name), "expected a string (use \"{param}\" for a parameter)")
                 ok = False
-            elif _TEXTN(val):
-                self.err((*path, "env", name), _TEXTN(val) or "")
+            elif S.TEXTN(val):
+                self.err((*path, "env", name), S.TEXTN(val) or "")
                 ok = False
             else:
                 env.append((name, val))
@@ -341,7 +225,7 @@ class _Loader:
 
     def step(self, raw: dict[str, Any], path: KeyPath, rb: dict[str, Any],
              scenario_ids: set[str]) -> Step | None:
-        d = self.v.table(raw, _STEP, path)
+        d = self.v.table(raw, S.STEP, path)
         if d.get("id") is None or d.get("title") is None:
             return None
         scen_raw = d.get("scenario")
@@ -359,15 +243,13 @@ class _Loader:
                 scenarios = tuple(scen_raw)
         command = self.command(d, path, default_timeout=DEFAULT_STEP_TIMEOUT)
         destructive = d.get("destructive")
-        if destructive is None:
-            text = " ".join(command.argv or ()) if command and command.argv else (
-                command.shell if command else "")
-            hint = policy.destructive_hint(text or "")
-            if hint:
-                self.err((*path, "command" if command and command.argv else "shell"),
-                         f"the command looks destructive ({hint!r}): state "
-                         "destructive = true (or false if it is not)")
-            destructive = False
+        stated = destructive is not None
+        if command is not None:
+            problem = policy.unstated_destructive(
+                policy.command_text(command.argv, command.shell), stated)
+            if problem:
+                self.err((*path, "command" if command.argv else "shell"), problem)
+        destructive = bool(destructive)
         services = rb.get("services") or []
         rco = d.get("requires_confirmation_of")
         if rco is not None:
@@ -390,7 +272,7 @@ class _Loader:
             verify = self.verify(d["verify"], (*path, "verify"), command)
         rollback = None
         if d.get("rollback") is not None:
-            r = self.v.table(d["rollback"], _ROLLBACK, (*path, "rollback"))
+            r = self.v.table(d["rollback"], S.ROLLBACK, (*path, "rollback"))
             rc = self.command(r, (*path, "rollback"), default_timeout=DEFAULT_STEP_TIMEOUT,
                               inherit_remote=command.remote if command else None)
             if r.get("title") is not None:
@@ -398,11 +280,12 @@ class _Loader:
                                     command=rc, destructive=bool(r.get("destructive")))
         return Step(id=d["id"], title=d["title"], scenarios=scenarios,
                     guidance=d.get("guidance") or "", command=command,
-                    destructive=bool(destructive), requires_confirmation_of=rco,
+                    destructive=destructive, destructive_stated=stated,
+                    requires_confirmation_of=rco,
                     verify=verify, rollback=rollback, line=self.line(path))
 
     def verify(self, raw: dict[str, Any], path: KeyPath, step_cmd: CommandSpec | None) -> Verify | None:
-        d = self.v.table(raw, _VERIFY, path)
+        d = self.v.table(raw, S.VERIFY, path)
         has_cmd = d.get("command") is not None or d.get("shell") is not None
         probe = d.get("probe")
         if probe is not None and has_cmd:
@@ -412,7 +295,7 @@ class _Loader:
             self.err(path, "verify needs probe = \"service-id\" or a command (command = [...] or shell)")
             return None
         if probe is not None:
-            if not ID_RE.match(probe):
+            if not S.ID_RE.match(probe):
                 self.err((*path, "probe"), "expected a service id")
                 return None
             for k in ("expect_output", "timeout", "remote", "env"):
@@ -430,19 +313,19 @@ class _Loader:
                             inherit_remote=step_cmd.remote if step_cmd else None)
         if spec is None:
             return None
-        if policy.destructive_hint(" ".join(spec.argv or ()) or spec.shell or ""):
-            self.err(path, "a verify command must only observe; this one looks destructive")
+        if policy.destructive_hint(policy.command_text(spec.argv, spec.shell)):
+            self.err(path, policy.VERIFY_MUST_OBSERVE)
         return Verify(command=spec, expect_exit=d.get("expect_exit") or 0, expect_output=pattern)
 
     # -- document
     def load(self, data: dict[str, Any], sha: str) -> Runbook | None:
-        top = self.v.table(data, _TOP)
+        top = self.v.table(data, S.TOP)
         rbraw = top.get("runbook")
         if rbraw is None:
             return None
-        rb = self.v.table(rbraw, _RUNBOOK, ("runbook",))
+        rb = self.v.table(rbraw, S.RUNBOOK, ("runbook",))
         for i, s in enumerate(rb.get("services") or []):
-            if not ID_RE.match(s):
+            if not S.ID_RE.match(s):
                 self.err(("runbook", "services", i), f"{s!r} is not a service id")
         if len(set(rb.get("services") or [])) != len(rb.get("services") or []):
             self.err(("runbook", "services"), "lists a service twice")

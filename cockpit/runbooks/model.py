@@ -129,6 +129,9 @@ class Step:
     verify: Verify | None = None
     rollback: Rollback | None = None
     line: int | None = None
+    # ``destructive`` was written in the runbook (a command that looks destructive must
+    # say so: the loader and the executor both refuse it otherwise).
+    destructive_stated: bool = True
 
     @property
     def timeout(self) -> float:

@@ -76,3 +76,22 @@ def destructive_hint(command_text: str) -> str | None:
     """The part of a command that makes it look destructive, or None."""
     m = DESTRUCTIVE_HINTS.search(command_text or "")
     return m.group(0).strip() if m else None
+
+
+def command_text(argv: tuple[str, ...] | None, shell: str | None) -> str:
+    """The text the destructive hints are matched against: the command as written in the
+    runbook (placeholders unrendered), so a parameter value never changes the verdict."""
+    return " ".join(argv) if argv else (shell or "")
+
+
+def unstated_destructive(text: str, stated: bool) -> str | None:
+    """A step whose command looks destructive must state ``destructive = true`` (or false):
+    the problem in one line, or None."""
+    hint = destructive_hint(text)
+    if hint and not stated:
+        return (f"the command looks destructive ({hint!r}): state destructive = true (or "
+                "false if it is not)")
+    return None
+
+
+VERIFY_MUST_OBSERVE = "a verify command must only observe; this one looks destructive"

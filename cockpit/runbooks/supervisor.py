@@ -36,11 +36,12 @@ from typing import Any
 from ..journal import Journal
 from ..journal.perms import ensure_dir, ensure_tree, file_mode
 from ..text import shorten
-from .launch import Job, verify_detail
+from .job import Job
 from .model import Verify
 from .policy import SECRET_VAR
 from .process import RunResult, run_command, set_subreaper
 from .state import RESULT_KINDS
+from .verify import verify_detail
 
 _stop = False
 

@@ -18,10 +18,11 @@ from ..runbooks import Runbook, Step, collect_library
 from ..runbooks import state as S
 from ..runbooks.claims import ClaimedBy, alive_checker
 from ..runbooks.errors import StepError
-from ..runbooks.launch import DryRun, confirmation_for, run_verify, start, start_rollback
+from ..runbooks.launch import DryRun, confirmation_for, start, start_rollback
 from ..runbooks.library import builtin_dir
 from ..runbooks.process import display_tail, tail_bytes
 from ..runbooks.state import StepState
+from ..runbooks.verify import run_verify
 from ..text import one_line
 from .protocol import RunbookLibrary, StepOutput, StepResult
 

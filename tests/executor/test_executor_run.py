@@ -17,7 +17,7 @@ from shared_fakes import HOSTILE
 
 from cockpit.journal import Journal, read_incident
 from cockpit.redact import MASK
-from cockpit.runbooks import claims, launch, process
+from cockpit.runbooks import claims, launch, process, verify
 from cockpit.runbooks import state as steps
 from cockpit.runbooks.claims import ClaimedBy
 from cockpit.runbooks.launch import DryRun, StartedRun
@@ -310,7 +310,7 @@ def test_execute_fail_retry_verify_confirm_rollback(make_runbook, state_dir, tmp
                        extra_env=reaper.env)
     st = r.wait(timeout=30)
     assert st.state == "failed" and st.exit_code == 1 and st.attempt == 1
-    assert launch.run_verify(state_dir, "flow", rb, "make", p, author="alice",
+    assert verify.run_verify(state_dir, "flow", rb, "make", p, author="alice",
                                journal=j).passed is False
     (tmp_path / "allow").touch()
     r = launch.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
@@ -319,7 +319,7 @@ def test_execute_fail_retry_verify_confirm_rollback(make_runbook, state_dir, tmp
     assert st.state == "succeeded" and st.attempt == 2 and st.verify is None
     ok, why = steps.can_confirm(st, make)
     assert not ok and "verify" in why
-    v = launch.run_verify(state_dir, "flow", rb, "make", p, author="alice", journal=j)
+    v = verify.run_verify(state_dir, "flow", rb, "make", p, author="alice", journal=j)
     assert v.passed, v.detail
     st = steps.state_of(claims.load_states(state_dir, "flow"), "flow", "make")
     assert st.verify is True and steps.can_confirm(st, make)[0]

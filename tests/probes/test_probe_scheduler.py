@@ -14,14 +14,9 @@ import pytest
 from cockpit.cli import status as cli
 from cockpit.health import ProbeResult, Status
 from cockpit.probes.base import ProbeTarget
-from cockpit.probes.scheduler import (
-    STATE_FILE,
-    Damper,
-    Scheduler,
-    ServiceSpec,
-    display_status,
-    from_config,
-)
+from cockpit.probes.damping import Damper, display_status
+from cockpit.probes.laststate import STATE_FILE
+from cockpit.probes.scheduler import Scheduler, ServiceSpec, from_config
 from cockpit.timeutil import FixedClock
 
 T0 = 1_800_000_000.0
