@@ -71,8 +71,11 @@ def walg(endpoint, bucket, prefix, **opts) -> ProbeTarget:
 
 
 def s3_bucket(endpoint, bucket, **opts) -> ProbeTarget:
+    # latency thresholds out of the way: these tests are about answers, and a loaded 2-core
+    # machine can take over the default 1 s for HeadBucket + ListObjectsV2
     return ProbeTarget.create("s3", "bucket", "s3", {
-        "bucket": bucket, "endpoint": endpoint, **creds(), **opts}, deadline=DEADLINE)
+        "bucket": bucket, "endpoint": endpoint, "latency_warn": "2500ms", "latency_fail": "2900ms",
+        **creds(), **opts}, deadline=DEADLINE)
 
 
 async def test_walg_backup_and_wal_age(s3, layout):
@@ -159,11 +162,13 @@ async def test_s3_bucket_over_tls_verifies_the_server_certificate(s3):
 
 
 async def test_s3_refused_and_blackholed(refused_port, blackhole):
-    t0 = time.monotonic()
+    # refused: the class is the point, so a roomy deadline (a worker's first boto3 client can
+    # take over a second on a busy 2-core machine); blackholed: the probe ends at its deadline
     r = await run_probe(ProbeTarget.create("s3", "b", "s3", {
-        "bucket": "backups", "endpoint": f"http://127.0.0.1:{refused_port}", **creds()}), 1.0)
+        "bucket": "backups", "endpoint": f"http://127.0.0.1:{refused_port}", **creds()}), DEADLINE)
     assert (r.status, r.error_class) == (Status.FAIL, "refused"), r
+    t0 = time.monotonic()
     h = await run_probe(ProbeTarget.create("s3", "b", "s3", {
         "bucket": "backups", "endpoint": f"http://127.0.0.1:{blackhole.port}", **creds()}), 1.0)
     assert h.status == Status.FAIL and h.error_class.startswith("timeout"), h
-    assert time.monotonic() - t0 < 2.6
+    assert time.monotonic() - t0 < 1.8
