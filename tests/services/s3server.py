@@ -96,8 +96,8 @@ class SeaweedS3:
     """One ``weed mini`` server in its own temp dir.
 
     ``start()`` picks the ports (first time only) and waits until a boto3 ``list_buckets``
-    succeeds (over HTTPS too when ``tls``), raising ``S3ServerError`` with the log tail
-    otherwise. ``halt()`` stops the process but keeps ports, data and certificate, so
+    succeeds (over HTTPS too when ``tls``) and the master serves every volume on disk, raising
+    ``S3ServerError`` with the log tail otherwise. ``halt()`` stops the process but keeps ports, data and certificate, so
     ``start()`` brings the same server back; ``stop()`` stops it for good and removes its dir.
     """
 
