@@ -3,7 +3,7 @@
 - PostgreSQL primary (WAL archiving to a local dir) + streaming replica (``pg_basebackup -R``),
   run as the ``postgres`` user (initdb refuses root);
 - redis-server instances (a factory: each test that hurts one gets its own);
-- S3 via moto's ThreadedMotoServer bound to 127.0.0.1;
+- S3: the ``s3_server`` fixture of tests/conftest.py (SeaweedFS);
 - misbehaving HTTP servers, a DNS responder, a blackhole listener (``probe_fakes``).
 
 A missing server binary fails the test under CI=true and skips it elsewhere.
@@ -103,29 +103,6 @@ def redis_factory() -> Iterator:
     yield start
     for s in servers:
         s.close()
-
-
-# ---------------------------------------------------------------- S3 (moto)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        need("moto[server]", False)
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1", "COCKPIT_TEST_S3_KEY": "AKIAEXAMPLEKEY",
-                 "COCKPIT_TEST_S3_SECRET": "s3-secret-value-xyz"}.items():
-        os.environ.setdefault(k, v)
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    yield f"http://{host}:{port}"
-    srv.stop()
 
 
 # ---------------------------------------------------------------- HTTP, TLS, DNS, blackhole
