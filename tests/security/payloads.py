@@ -85,3 +85,12 @@ HOSTILE_VALUES: list[tuple[str, Any]] = [
 # The 1 MB string is kept apart: one per record (the record limit is 1 MiB), and only in a
 # few fields, or the state directory would hold hundreds of megabytes.
 HUGE_VALUES: list[tuple[str, Any]] = [("str-1mb", HUGE)]
+
+# The markup payloads, by marker: the literal opening tag that must be on screen before the
+# marker when the text is shown as text (a parsed tag disappears).
+MARKUP_TAGS: dict[str, str] = {
+    marker(5): "[@click=app.quit]",
+    marker(6): f"[link=http://{marker(6)}.example/]",
+    marker(7): "[bold red]",
+    marker(15): "[$accent]",
+}

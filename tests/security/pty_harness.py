@@ -233,6 +233,52 @@ def summary(findings: list[Finding], limit: int = 12) -> str:
     return "\n".join(lines)
 
 
+_BORDER = " \u2502\u2503\u258e\u258f\u2595|"
+
+
+def markup_parsed(screen_text: str, tags: dict[str, str]) -> list[str]:
+    """Screen lines where a markup payload's marker shows without its literal opening tag
+    before it on the same line: the tag was parsed as markup, not shown as text. A marker
+    that starts the visible part of a line (the tag may be at the end of the line before,
+    wrapped) proves nothing and is skipped. Tags compare case-insensitively (a status is
+    shown upper-cased)."""
+    out = []
+    for line in screen_text.splitlines():
+        for mk, tag in tags.items():
+            tag = tag.lower()
+            pre = tag[:tag.find(mk.lower())] if mk.lower() in tag else None
+            for m in re.finditer(re.escape(mk), line):
+                i = m.start()
+                before = line[:i].lower()
+                if pre is not None and before.endswith(pre):
+                    continue  # the marker is part of the literal tag (the link's URL)
+                if before.strip(_BORDER) and tag not in before:
+                    out.append(f"{mk} shown without {tag!r}: {line.strip()!r}")
+                    break
+    return out
+
+
+def modal_crop(screen_text: str, title: str) -> str:
+    """The part of the screen inside the box whose border title starts with ``title``
+    (the columns between its corners), so lines of the screen behind a modal, cut off by
+    it, are not read as the modal's."""
+    lines = screen_text.splitlines()
+    for y, line in enumerate(lines):
+        i = line.find(title)
+        if i < 0:
+            continue
+        a, b = line.rfind("\u256d", 0, i), line.find("\u256e", i)
+        if a < 0 or b < 0:
+            return screen_text
+        out = [line[a:b + 1]]
+        for below in lines[y + 1:]:
+            out.append(below[a:b + 1])
+            if below[a:a + 1] == "\u2570":
+                break
+        return "\n".join(out)
+    return screen_text
+
+
 # ------------------------------------------------------------------ the screen's copy
 
 # What the pyte screen is fed: the recording without the escape sequences and characters
