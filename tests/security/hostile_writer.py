@@ -93,14 +93,16 @@ class HostileWriter:
     """Appends hash-valid records to ``state_dir/incidents/<incident>/journal/w-*.toml``.
 
     ``append`` takes any ``kind`` string and any data the encoder can represent;
-    ``append_raw`` takes the envelope as raw TOML values. Each call writes, then fsyncs,
-    so a cockpit following the incident sees the record as soon as it is written.
+    ``append_raw`` takes the envelope as raw TOML values. Each record is one ``os.write``
+    (then an fsync, unless ``sync=False``), so a cockpit following the incident sees it
+    whole as soon as it is written.
     """
 
     def __init__(self, state_dir: Path, incident_id: str, *, mode: str = "personal",
                  name: str | None = None, session_start: dict[str, Any] | None = None,
-                 clock: float | None = None) -> None:
+                 clock: float | None = None, sync: bool = True) -> None:
         self.state_dir = Path(state_dir)
+        self.sync = sync  # fsync each record as the real writer does (readers see it anyway)
         self.incident_id = check_incident_id(incident_id)
         self.mode = mode
         ensure_tree(self.state_dir, ["incidents", incident_id, "journal"], mode)
@@ -132,7 +134,8 @@ class HostileWriter:
         n = os.write(self._fd, out)
         if n != len(out):
             raise OSError(f"short write ({n} of {len(out)} bytes)")
-        os.fsync(self._fd)
+        if self.sync:
+            os.fsync(self._fd)
         self._header = False
         self._prev = digest
         return f"{self.writer}:{self._seq}"
@@ -249,8 +252,9 @@ def payload_cases(kinds: Iterable[str] = KINDS, *, start: int = 0,
     ``author_payloads``) the author made of the tag followed by the payload. Records of
     kind ``incident.declared`` keep a numeric ``impact_start`` here: a string there is a
     wrong type (``wrong_type_cases``), and crashes today's cockpit at start (review F2).
-    Step kinds get a second record per payload whose ``runbook``/``step`` name a real
-    step (the *i*-th of the database runbook), so the navigator folds and shows it.
+    In step kinds, the records of payload *i* name a real step (the *i*-th of the
+    database runbook, attempt 1), so the navigator folds and shows them; ``runbook``,
+    ``step`` and ``attempt`` get the joined string.
     """
     n = start
     kinds = list(kinds)
@@ -260,18 +264,13 @@ def payload_cases(kinds: Iterable[str] = KINDS, *, start: int = 0,
         for i, p in enumerate([*PAYLOADS, JOINED]):
             t = tag(n)
             data = {f: (p if f != "impact_start" else 1.0) for f in fields}
+            if kind.startswith("step.") and i < len(PAYLOADS):
+                # a real step, so that the navigator folds the record and shows it; the
+                # joined record has runbook and step made of the payloads too
+                data.update({"runbook": "database", "step": steps[i], "attempt": 1})
             author = f"{t} {p}" if author_payloads else t
-            what = f"{kind}: every field = payload {_label(i)}"
-            yield Case(kind, data, author, what, t)
+            yield Case(kind, data, author, f"{kind}: every field = payload {_label(i)}", t)
             n += 1
-            if kind.startswith("step."):
-                t = tag(n)
-                data = {**data, "runbook": "database", "step": steps[i], "attempt": 1}
-                author = f"{t} {p}" if author_payloads else t
-                yield Case(kind, data, author,
-                           f"{kind}: every field but runbook/step/attempt = payload {_label(i)}",
-                           t)
-                n += 1
 
 
 def kind_cases(*, start: int = 0) -> Iterator[Case]:
@@ -301,13 +300,15 @@ def wrong_type_cases(kinds: Iterable[str] = KINDS, *, start: int = 0, huge: bool
                      values: list[tuple[str, Any]] | None = None,
                      one_at_a_time: bool = True) -> Iterator[Case]:
     """Every field of every kind set to each hostile non-string value; the 1 MB string
-    (with ``huge``: in the first field of each kind); text in ``impact_start``.
+    (with ``huge``: in the last field of each kind, or of the first kind only when not
+    ``one_at_a_time``); text in ``impact_start``.
 
     ``one_at_a_time``: one record per (field, value), the other fields well-formed.
     Otherwise (the 16 step kinds, whose fields are many and alike) two records per value:
     every field set to it, and every field but ``runbook``/``step`` (so the step fold
     reads the record rather than skipping it)."""
     n = start
+    kinds = list(kinds)
     vals = HOSTILE_VALUES if values is None else values
     for kind in kinds:
         base = KIND_FIELDS.get(kind, KIND_FIELDS["x.unknown"])
@@ -328,7 +329,7 @@ def wrong_type_cases(kinds: Iterable[str] = KINDS, *, start: int = 0, huge: bool
                         "step": base.get("step", v)}
                 yield Case(kind, data, t, f"{kind}: every field but runbook/step = {name}", t)
                 n += 1
-        if huge and fields:
+        if huge and fields and (one_at_a_time or kind == kinds[0]):
             for name, v in HUGE_VALUES:
                 t = tag(n)
                 yield Case(kind, _with(kind, fields[-1], v), t, f"{kind}.{fields[-1]} = {name}", t)

@@ -70,7 +70,7 @@ HOSTILE_VALUES: list[tuple[str, Any]] = [
     ("float-neg-inf", float("-inf")),
     ("float-nan", float("nan")),
     ("bool", True),
-    ("list-mixed", [marker(5), 1, [2, "x"], {"k": JOINED}]),
+    ("list-mixed", [PAYLOADS[7], 1, [2, "x"], {"k": JOINED}]),
     ("list-empty", []),
     ("table-nested", {"a": {"b": {"c": JOINED}}, "n": 1}),
     ("table-empty", {}),

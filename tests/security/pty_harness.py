@@ -169,7 +169,12 @@ def scan(raw: bytes | str, markers: Iterable[str] = (), *, allow_c0: str = "\n\x
             out.append(Finding("foreign-escape", start, repr(seq[:80]), ctx(start, end)))
 
     i = 0
+    interesting = _interesting()
     while i < n:
+        m = interesting.search(s, i)
+        if m is None:
+            break
+        i = m.start()
         ch = s[i]
         o = ord(ch)
         if ch == "\x1b":
@@ -218,6 +223,29 @@ def scan(raw: bytes | str, markers: Iterable[str] = (), *, allow_c0: str = "\n\x
             out.append(Finding("bad-utf8", i, f"byte 0x{o - 0xDC00:02X}", ctx(i, i + 1)))
         i += 1
     return out
+
+
+_INTERESTING: re.Pattern[str] | None = None
+
+
+def _interesting() -> re.Pattern[str]:
+    """Every character the scanner looks at: C0, DEL, C1, bad bytes (surrogate escapes),
+    and every format character (category Cf) and U+2028/2029. Plain text is skipped by
+    one regex search, so a recording of many megabytes scans in well under a second."""
+    global _INTERESTING
+    if _INTERESTING is None:
+        cps = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
+               and unicodedata.category(chr(c)) == "Cf"]
+        cps += [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+        ranges: list[list[int]] = []
+        for c in sorted(set(cps)):
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1][1] = c
+            else:
+                ranges.append([c, c])
+        cls = "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+        _INTERESTING = re.compile(f"[{cls}\\udc80-\\udcff]")
+    return _INTERESTING
 
 
 def summary(findings: list[Finding], limit: int = 12) -> str:
@@ -283,8 +311,8 @@ def modal_crop(screen_text: str, title: str) -> str:
 
 # What the pyte screen is fed: the recording without the escape sequences and characters
 # the scanner reports (a leaked CSI 2J must not wipe the screen the harness reads to find
-# its way, nor a leaked CR overwrite a line). The recording itself (``Pty.raw``) is exact
-# and is what ``scan`` reads.
+# its way, nor a leaked CR overwrite a line), and without colours (only cursor moves are
+# kept). The recording itself (``Pty.raw``) is exact and is what ``scan`` reads.
 _SCREEN_DROP = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
     r"|\x1b[\]PX^_][^\x07\x18\x1a\x1b\x9c\udc9c]*(?:\x07|\x1b\\|[\x9c\udc9c\x18\x1a])?"
@@ -294,6 +322,16 @@ _SCREEN_DROP = re.compile(
 )
 _INCOMPLETE = re.compile(
     r"(?:\x1b(?:\[[0-?]*[ -/]*|[\]PX^_][^\x07\x18\x1a\x1b\x9c\udc9c]*|[ -/]*)?|\r)\Z")
+
+
+_CUP = re.compile(r"\x1b\[[0-9]*(?:;[0-9]*)?H")
+
+
+def _keep_for_screen(m: re.Match[str]) -> str:
+    """Of the escape sequences, the screen needs only cursor moves: colours (SGR) cost
+    pyte most of its time and the harness reads text, not colours."""
+    seq = m.group()
+    return seq if _CUP.fullmatch(seq) else ""
 
 
 class ScreenFeed:
@@ -313,9 +351,7 @@ class ScreenFeed:
         m = _INCOMPLETE.search(text, max(0, len(text) - 4096))
         if m is not None and m.start() < len(text):
             self._held, text = text[m.start():], text[:m.start()]
-        own = TEXTUAL_OWN
-        text = _SCREEN_DROP.sub(lambda mm: mm.group() if mm.group().startswith("\x1b[")
-                                and any(p.fullmatch(mm.group()) for p in own) else "", text)
+        text = _SCREEN_DROP.sub(_keep_for_screen, text)
         if text:
             self.stream.feed(text)
 
@@ -330,14 +366,19 @@ KEYS: dict[str, bytes] = {
     "ctrl+c": b"\x03",
 }
 
-ESCAPE_PAUSE = 0.25
+# Textual reads a lone ESC as the escape key after ESCDELAY ms (default 100): the harness
+# sets it shorter, and pauses a little longer after sending an escape.
+ESCAPE_DELAY = 0.05
+ESCAPE_PAUSE = 0.12
 _CPR = re.compile(rb"\x1b\[6n")
 _DA1 = re.compile(rb"\x1b\[0?c")
 
 
 @dataclass
 class Pty:
-    """A program on a pseudo-terminal, its recording and its screen."""
+    """A program on a pseudo-terminal, its recording and its screen. The program gets
+    ``TERM=xterm-256color``, the pty's size in ``COLUMNS``/``LINES``, ``ESCDELAY`` (see
+    ``ESCAPE_DELAY``) and ``COCKPIT_NO_SYSLOG=1``."""
 
     pid: int
     fd: int
@@ -357,7 +398,7 @@ class Pty:
         for k in ("COLORTERM", "NO_COLOR", "TEXTUAL", "FORCE_COLOR", "TERM_PROGRAM"):
             e.pop(k, None)
         e.update({"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows),
-                  "COCKPIT_NO_SYSLOG": "1"})
+                  "COCKPIT_NO_SYSLOG": "1", "ESCDELAY": str(int(ESCAPE_DELAY * 1000))})
         if env:
             e.update(env)
         pid, fd = pty.fork()

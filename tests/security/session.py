@@ -113,7 +113,8 @@ class Dataset:
     def writer(self, incident: str) -> HostileWriter:
         w = self.writers.get(incident)
         if w is None:
-            w = self.writers[incident] = HostileWriter(self.state, incident, clock=T0)
+            w = self.writers[incident] = HostileWriter(self.state, incident, clock=T0,
+                                                       sync=False)
         return w
 
     def write_before(self) -> None:
@@ -121,7 +122,7 @@ class Dataset:
             self.writer(inc).append(c.kind, c.data, author=c.author, what=c.what, tag=c.tag)
         for what, fields in self.envelopes:
             # one writer file each: a damaged record makes the rest of its file unverified
-            w = HostileWriter(self.state, FOLLOWED, clock=T0)
+            w = HostileWriter(self.state, FOLLOWED, clock=T0, sync=False)
             w.append_raw(fields, what=what)
             w.close()
 
@@ -225,11 +226,9 @@ class Cockpit:
                                           self.alive, self.pty.text(),
                                           time.monotonic() - t0)
 
-    def raw(self, name: str | None = None) -> bytes:
-        if name is None:
-            return bytes(self.pty.raw)
-        s = self.segments[name]
-        return bytes(self.pty.raw[s.start:s.end])
+    def raw(self) -> bytes:
+        """Every byte the cockpit wrote."""
+        return bytes(self.pty.raw)
 
     def quit(self, timeout: float = 15.0) -> int | None:
         """Back to the main screen, press q; the exit code (None: it had to be killed)."""
@@ -265,7 +264,7 @@ class Cockpit:
         return set(TAG_RE.findall(self.pty.text()))
 
     def page_log(self, expected: Iterable[str] = (), max_pages: int = 400,
-                 timeout: float = 4.0) -> set[str]:
+                 timeout: float = 2.0) -> set[str]:
         """Focus the log, go to its top (newest), page down until every ``expected`` tag
         was seen or the log ends: the tags seen on screen."""
         want = set(expected)
@@ -344,8 +343,13 @@ MODAL_TITLES = [m[2] for m in MODALS] + ["Log entry", "Runbooks (ranked)",
 
 
 def open_entries(ck: Cockpit, count: int, problems: list[str]) -> int:
-    """Open the ``count`` newest log entries one by one (enter, escape, down)."""
+    """Open the ``count`` newest hostile log entries one by one (enter, escape, down). The
+    log is first searched for ``h0`` (the tags' start), which leaves out the entries the
+    cockpit itself writes meanwhile (health changes, newer than the hostile records)."""
     ck.expect("3", shows="▶ Incident log")
+    ck.expect("/", shows="Search the incident log")
+    ck.keys("h", "0")
+    ck.expect("enter", gone="Search the incident log")
     ck.keys("home")
     opened = 0
     for i in range(count):
@@ -360,8 +364,10 @@ def open_entries(ck: Cockpit, count: int, problems: list[str]) -> int:
 
 
 def sweep(ds: Dataset, *, entry_views: int | None = None, navigator_steps: int = 20,
-          cols: int = 120, rows: int = 40, start_timeout: float = 20.0) -> SweepResult:
-    """One cockpit process over every screen; see the module docstring."""
+          modals: Iterable[str] | None = None, cols: int = 120, rows: int = 40,
+          start_timeout: float = 20.0) -> SweepResult:
+    """One cockpit process over every screen (``modals``: only these of ``MODALS``); see
+    the module docstring."""
     problems: list[str] = []
     entry_views = ds.entry_views if entry_views is None else entry_views
     ds.write_before()
@@ -389,9 +395,12 @@ def sweep(ds: Dataset, *, entry_views: int | None = None, navigator_steps: int =
             with ck.segment("hide-log") as box:
                 ok = ck.expect("/", shows="Search the incident log")
                 ck.keys(*"zz-no-such-entry-zz")
-                ok = ck.expect("enter", shows="esc clears") and ok
+                ok = ck.expect("enter", gone="Search the incident log") and ok
                 box["shown"] = ck.expect("1", shows="▶ Health") and ok
+        wanted = None if modals is None else set(modals)
         for name, keys, shows in MODALS:
+            if wanted is not None and name not in wanted:
+                continue
             if not ck.alive:
                 break
             with ck.segment(name) as box:
@@ -442,7 +451,7 @@ MARKUP_AREA: dict[str, str] = {
 
 
 def screen_problems(r: SweepResult, segments: Iterable[str], *, tags: bool = False,
-                    markup: str | None = None) -> list[str]:
+                    markup: str | None = None, scan_bytes: bool = True) -> list[str]:
     """What is wrong with these segments of a sweep: the cockpit was gone by their end
     (crashed), the screen never came up, the scanner found something, (``markup``) a markup
     payload was parsed (``"screen"``: anywhere on the screen; else the title of the modal
@@ -464,7 +473,7 @@ def screen_problems(r: SweepResult, segments: Iterable[str], *, tags: bool = Fal
             parsed = markup_parsed(text, MARKUP_TAGS)
             if parsed:
                 out.append(f"{n}: markup parsed: " + "; ".join(parsed[:4]))
-    found = r.findings(*segments)
+    found = r.findings(*segments) if scan_bytes else []
     if found:
         out.append(summary(found))
     if tags:
@@ -533,13 +542,26 @@ def tag_of(n: int) -> str:
 
 # ------------------------------------------------------------------ the CLI
 
-def run_cli(ds: Dataset, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
-    """``cockpit ARGS --config CFG --state-dir S`` with pipes (colours forced on, as on a
-    terminal), stdout and stderr kept apart as bytes."""
+def cli_env(ds: Dataset) -> dict[str, str]:
+    """The environment of a CLI command on ``ds``: colours forced on, as on a terminal
+    (an empty value unsets the variable)."""
+    return {"TERM": "xterm-256color", "FORCE_COLOR": "1", "COLUMNS": "160", "NO_COLOR": "",
+            **ds.env()}
+
+
+def run_cli(ds: Dataset, *args: str, server=None,
+            timeout: float = 30.0) -> subprocess.CompletedProcess:
+    """``cockpit ARGS --config CFG --state-dir S``, stdout and stderr kept apart as bytes:
+    in a process forked by ``server`` (a ``cli_server.CliServer``), or else a new one."""
     import os
 
+    args = (*args, "--config", str(ds.config), "--state-dir", str(ds.state))
+    if server is not None:
+        return server.run(list(args), cli_env(ds))
     env = dict(os.environ)
-    env.update({"TERM": "xterm-256color", "FORCE_COLOR": "1", "COLUMNS": "160", **ds.env()})
-    env.pop("NO_COLOR", None)
-    argv = cockpit_argv(*args, "--config", str(ds.config), "--state-dir", str(ds.state))
-    return subprocess.run(argv, capture_output=True, timeout=timeout, env=env)
+    for k, v in cli_env(ds).items():
+        if v:
+            env[k] = v
+        else:
+            env.pop(k, None)
+    return subprocess.run(cockpit_argv(*args), capture_output=True, timeout=timeout, env=env)

@@ -148,15 +148,12 @@ def test_a_clean_demo_run_over_every_screen_has_no_findings():
     """No false positives: the scanner knows everything Textual writes in a real session."""
     with Pty.spawn(cockpit_argv("demo", "--paused"), cols=120, rows=40) as p:
         assert p.wait_for("Incident log", 20)
+        # (the live sweeps over every screen are clean runs too, where no payload leaks)
         steps = [("?", "this help"), ("escape", None), ("r", "Runbooks (ranked)"),
                  ("tab", None), ("down", None), ("escape", None), ("3", "▶ Incident log"),
-                 ("enter", "Log entry"), ("escape", None), ("1", "▶ Health"),
-                 ("enter", "Service:"), ("escape", None), ("u", "Stakeholder update"),
-                 ("escape", None), ("s", "Incident status"), ("escape", None),
-                 ("a", "Assign or hand over"), ("escape", None), ("n", "Add to the incident"),
-                 ("escape", None), ("i", "one incident"), ("d", "Declare an incident"),
-                 ("escape", None), ("3", "▶ Incident log"), ("/", "Search the incident log"),
-                 ("escape", None), ("f", "Filter the incident log"), ("escape", None)]
+                 ("enter", "Log entry"), ("escape", None), ("u", "Stakeholder update"),
+                 ("escape", None), ("d", "Declare an incident"), ("escape", None),
+                 ("f", "Filter the incident log"), ("escape", None)]
         for key, shows in steps:
             p.press(key, pause=0.05)
             if shows:
@@ -166,7 +163,7 @@ def test_a_clean_demo_run_over_every_screen_has_no_findings():
         assert p.wait(15) == 0
     found = scan(bytes(p.raw), MARKERS_ALL)
     assert found == [], summary(found)
-    assert len(p.raw) > 100_000  # it really drew the screens
+    assert len(p.raw) > 50_000  # it really drew the screens
 
 
 # ------------------------------------------------------------------ the second writer
@@ -211,10 +208,14 @@ def test_the_case_generators_cover_every_field_of_every_kind():
     cases = list(hw.payload_cases())
     for kind, fields in hw.KIND_FIELDS.items():
         mine = [c for c in cases if c.kind == kind]
-        assert len(mine) >= len(PAYLOADS) + 1, kind
+        assert len(mine) == len(PAYLOADS) + 1, kind
         for f in fields:
             values = {c.data.get(f) for c in mine}
-            if f != "impact_start":
+            if f == "impact_start":
+                continue
+            if kind.startswith("step.") and f in ("runbook", "step", "attempt"):
+                assert JOINED in values, (kind, f)  # the others name a real step
+            else:
                 assert set(PAYLOADS) <= values, (kind, f)
     wrong = list(hw.wrong_type_cases(["note"], huge=False))
     assert len(wrong) == len(hw.KIND_FIELDS["note"]) * len(HOSTILE_VALUES)
