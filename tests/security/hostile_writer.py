@@ -287,7 +287,7 @@ def kind_cases(*, start: int = 0) -> Iterator[Case]:
 
 
 def note_type_cases(*, start: int = 0) -> Iterator[Case]:
-    """Note types and roles the CLI refuses: each payload."""
+    """Note types the CLI refuses: each payload (and the joined string)."""
     n = start
     for i, p in enumerate([*PAYLOADS, JOINED]):
         t = tag(n)
