@@ -1,0 +1,46 @@
+"""The live cockpit over every screen, with every field of every record kind set to each
+payload (and to all of them joined), unknown kinds and note types made of the payloads,
+and incidents whose severity and status are payloads: records the CLI refuses, written as
+hash-valid records by a second writer, before the cockpit starts and while it runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import datasets
+from .session import MARKUP_AREA, SCREENS, screen_problems, sweep
+
+pytestmark = pytest.mark.xdist_group("tui-every-field")
+
+XFAIL = {
+    "main": "issue 17: F2: the log line label (note type, step.<kind>, unknown kind) is "
+            "written raw",
+    "log-entry": "issue 17: F2: the entry view shows the note type / kind label raw",
+    "incident-picker": "issue 17: F2: the incident picker shows severity and status raw",
+    "navigator": "issue 17: not in the review: the step view shows a step's output path "
+                 "(step.output path, or outputs/<run>.out) raw "
+                 "(screens/runbooks.py _output_text)",
+}
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    return sweep(datasets.every_field(tmp_path_factory.mktemp("every-field")))
+
+
+def _params():
+    for screen in SCREENS:
+        marks = [pytest.mark.xfail(strict=True, reason=XFAIL[screen])] if screen in XFAIL else []
+        yield pytest.param(screen, marks=marks, id=screen)
+
+
+@pytest.mark.parametrize("screen", _params())
+def test_screen_is_clean(result, screen):
+    problems = screen_problems(result, SCREENS[screen], tags=screen == "main",
+                               markup=MARKUP_AREA[screen])
+    assert not problems, "\n".join(problems)
+
+
+def test_cockpit_ends_cleanly(result):
+    assert result.crash is None and result.rc == 0, (result.crash, result.rc)
+    assert not result.problems, "\n".join(result.problems)
