@@ -28,10 +28,10 @@ def _serve() -> None:  # pragma: no cover - runs in the server process
     import traceback
 
     import cockpit.cli
-    import cockpit.incidents_cli  # noqa: F401
-    import cockpit.journal.cli  # noqa: F401
-    import cockpit.probes.cli  # noqa: F401
-    import cockpit.runbooks_cli  # noqa: F401
+    import cockpit.cli.incident  # noqa: F401
+    import cockpit.cli.journal  # noqa: F401
+    import cockpit.cli.runbooks  # noqa: F401
+    import cockpit.cli.status  # noqa: F401
 
     for line in sys.stdin:
         req = json.loads(line)

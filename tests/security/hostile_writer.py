@@ -233,8 +233,8 @@ def _with(kind: str, field: str | None, value: Any) -> dict[str, Any]:
 
 def step_ids(runbook: str = "database", count: int = 17) -> list[str]:
     """The first step ids of a built-in runbook (the navigator lists them in this order)."""
-    from cockpit.cli import builtin_runbook_dir
     from cockpit.runbooks import collect_library
+    from cockpit.runbooks.library import builtin_dir as builtin_runbook_dir
 
     lib, _ = collect_library([builtin_runbook_dir()])
     rb = lib.get(runbook)

@@ -232,7 +232,7 @@ def test_the_fork_server_gives_what_a_real_process_gives(cli, state):
 
 def test_the_tables_cover_every_command():
     """Every subcommand of ``cockpit --help`` that reads the state is in the table."""
-    from cockpit.cli import build_parser
+    from cockpit.cli.main import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     tops = set(sub.choices) - {"demo"}

@@ -30,11 +30,6 @@ CRASH_START = ("issue 17: F2: a declaration whose impact_start is text (or whose
                "crashed cockpit exits 0")
 CRASH_UPDATED = ("issue 17: F2 (guard each fold step): an incident.updated whose services is "
                  "a number crashes the cockpit (TypeError in fold()); it exits 0")
-NOTE_LABEL = ("issue 17: F2: a note type that is not valid text (escape sequences) is "
-              "written raw in the log line label")
-STEP_CRASH = ("issue 17: not in the review: a step record whose attempt is inf crashes the "
-              "cockpit in the runbook navigator (OverflowError in cockpit/steps.py _int); "
-              "it exits 0")
 ENVELOPE = ("issue 17: not in the review: a record whose ts is NaN crashes every cockpit at "
             "start (ValueError), and records with wrong-typed kind/author/ts/data are "
             "dropped without an 'unreadable record' line")
@@ -43,10 +38,7 @@ XFAIL: dict[tuple[str, str], str] = {
     ("declared", "shown"): CRASH_START,
     ("declared", "clean"): CRASH_START,
     ("status-updated", "survives"): CRASH_UPDATED,
-    ("status-updated", "shown"): CRASH_UPDATED,
     ("status-updated", "clean"): CRASH_UPDATED,
-    ("role-note-health", "clean"): NOTE_LABEL,
-    ("steps", "survives"): STEP_CRASH,
     ("envelopes", "survives"): ENVELOPE,
     ("envelopes", "shown"): ENVELOPE,
     ("envelopes", "clean"): ENVELOPE,

@@ -13,13 +13,7 @@ from .session import MARKUP_AREA, SCREENS, screen_problems, sweep
 pytestmark = pytest.mark.xdist_group("tui-every-field")
 
 XFAIL = {
-    "main": "issue 17: F2: the log line label (note type, step.<kind>, unknown kind) is "
-            "written raw",
     "log-entry": "issue 17: F2: the entry view shows the note type / kind label raw",
-    "incident-picker": "issue 17: F2: the incident picker shows severity and status raw",
-    "navigator": "issue 17: not in the review: the step view shows a step's output path "
-                 "(step.output path, or outputs/<run>.out) raw "
-                 "(screens/runbooks.py _output_text)",
 }
 
 
