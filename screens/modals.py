@@ -48,12 +48,18 @@ class HelpScreen(CloseableModal):
         self.groups = groups
         self.keymap = dict(keymap or {})
         self.intro = intro
+        self.sections = help_rows(self.groups, self.keymap)
+
+    def help_table_rows(self) -> list[tuple[str, str]]:
+        """Every (keys, what) row shown, each key on its own (``up / k`` gives two rows)."""
+        return [(k.strip(), what) for _s, rows in self.sections for keys, what in rows
+                for k in keys.split(" / ")]
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for section, rows in help_rows(self.groups, self.keymap):
+        for section, rows in self.sections:
             table.add_row(Text(section, style="bold underline"), "")
             for key, what in rows:
                 table.add_row(Text(key), Text(what))

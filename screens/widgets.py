@@ -126,25 +126,34 @@ class HealthPane(Vertical, can_focus=True):
 
     def __init__(self, service_ids: Sequence[str] = (), **kw) -> None:
         super().__init__(**kw)
-        self._initial = list(service_ids)
+        # The rows by service, in display order: known before they are mounted, so a first
+        # frame drawn before this pane composed never mounts a second row of the same id.
+        self._rows: dict[str, ServiceRow] = {sid: ServiceRow(sid) for sid in service_ids}
         self._subtitle: str | None = None
 
     def compose(self):
-        for sid in self._initial:
-            yield ServiceRow(sid)
+        yield from self._rows.values()
+
+    def rows(self) -> list[ServiceRow]:
+        return list(self._rows.values())
 
     def show(self, healths: Sequence[ServiceHealth], now: float) -> None:
-        rows = list(self.query(ServiceRow))
-        if [r.service_id for r in rows] != [h.service for h in healths]:
-            self.remove_children()
-            rows = [ServiceRow(h.service) for h in healths]
-            self.mount_all(rows)
-        for row, h in zip(rows, healths, strict=False):
-            row.show(h, now)
+        want = [h.service for h in healths]
+        if list(self._rows) != want:
+            old = self._rows
+            self._rows = {sid: old.get(sid) or ServiceRow(sid) for sid in want}
+            for sid, row in old.items():
+                if sid not in self._rows:
+                    row.remove()
+            new = [row for sid, row in self._rows.items() if sid not in old]
+            if new:
+                self.mount_all(new)
+        for h in healths:
+            self._rows[h.service].show(h, now)
         self._mark()
 
     def _mark(self) -> None:
-        rows = list(self.query(ServiceRow))
+        rows = self.rows()
         for i, row in enumerate(rows):
             row.set_class(i == self.selected and self.has_focus, "-selected")
         # The selection in words too (monochrome terminals, screen readers of captures).
@@ -168,12 +177,12 @@ class HealthPane(Vertical, can_focus=True):
         self.call_after_refresh(self._mark)
 
     def action_move(self, delta: int) -> None:
-        n = len(self.query(ServiceRow))
+        n = len(self._rows)
         if n:
             self.selected = (self.selected + delta) % n
 
     def action_open(self) -> None:
-        rows = list(self.query(ServiceRow))
+        rows = self.rows()
         if rows:
             self.post_message(self.Open(rows[self.selected].service_id))
 

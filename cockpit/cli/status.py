@@ -85,18 +85,15 @@ def table(health: list[ServiceHealth], now: float) -> Table:
 def handler(args: argparse.Namespace) -> int:
     console = Console()
     err = Console(stderr=True)
-    try:
-        services = from_config(getattr(args, "config", None))
-    except Exception as e:  # noqa: BLE001 - bad config shapes become one line
-        err.print(Text(f"cockpit status: cannot read the services: {one_line(e)}"))
-        return 2
+    config = args.config
+    services = from_config(config)
     if not services:
         err.print(Text("cockpit status: no services configured"))
         return 2
     state_dir = getattr(args, "state_dir", None)
     clock = SystemClock()
     sched = Scheduler(services, Path(state_dir) if state_dir else None, clock,
-                      anchors=anchors_from_config(getattr(args, "config", None)),
+                      anchors=anchors_from_config(config),
                       load=False, jitter=0.0)
     watch = getattr(args, "watch", None)
     as_json = bool(getattr(args, "json", False))

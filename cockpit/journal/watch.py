@@ -97,7 +97,8 @@ class Follower:
 
     async def watch(self, *, interval: float = 1.0, force_polling: bool | None = None,
                     stop: asyncio.Event | None = None) -> AsyncIterator[list[Entry]]:
-        """Yield batches of new entries as they appear (inotify, polling fallback)."""
+        """Yield batches of new entries as they appear (inotify, polling fallback); an empty
+        batch when a new problem was found (``problems``), so the damage is shown at once."""
         if force_polling is None:
             force_polling = os.environ.get("COCKPIT_FORCE_POLLING", "") not in ("", "0")
         stop = stop or asyncio.Event()
@@ -126,8 +127,9 @@ class Follower:
         try:
             while not stop.is_set():
                 wake.clear()
+                known = len(self.problems)
                 batch = await asyncio.to_thread(self.poll)
-                if batch:
+                if batch or len(self.problems) != known:  # damage found: tell, even if empty
                     yield batch
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wake.wait(), interval)

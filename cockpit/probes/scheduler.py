@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
+from ..config import Config
 from ..health import ProbeResult, ServiceHealth, Status, worst
 from ..journal.perms import ensure_dir, file_mode
 from ..journal.snapshot import write_bytes_atomic
@@ -54,39 +54,27 @@ class ServiceSpec:
     rpo: float | None = None
 
 
-def from_config(config: Any) -> list[ServiceSpec]:
-    """ServiceSpecs from the loaded configuration (``config.services`` or a list of services).
-
-    Reads ``id, title, priority, rto, rpo, probes`` and per probe ``name, kind, interval,
-    deadline, fail_after, recover_after, options`` (durations in seconds, options validated).
-    """
-    services = getattr(config, "services", config) or []
-    if isinstance(services, dict):
-        services = list(services.values())
+def from_config(config: Config) -> list[ServiceSpec]:
+    """ServiceSpecs from the loaded configuration (durations in seconds, options validated)."""
     out = []
-    for s in services:
-        sid = str(s.id)
+    for s in config.services.values():
         probes = []
-        rpo = getattr(s, "rpo", None)
-        for p in getattr(s, "probes", []) or []:
+        for p in s.probes:
             options = dict(p.options or {})
-            if p.kind == "redis" and options.get("rpo") is None and rpo:
-                options["rpo"] = float(rpo)  # judge the last save against the service's RPO
+            if p.kind == "redis" and options.get("rpo") is None and s.rpo:
+                options["rpo"] = float(s.rpo)  # judge the last save against the service's RPO
             probes.append(ProbeTarget(
-                service=sid, name=str(p.name), kind=str(p.kind), options=options,
-                interval=float(getattr(p, "interval", 30.0) or 30.0),
-                deadline=float(getattr(p, "deadline", 5.0) or 5.0),
-                fail_after=int(getattr(p, "fail_after", 3) or 1),
-                recover_after=int(getattr(p, "recover_after", 2) or 1)))
-        out.append(ServiceSpec(id=sid, title=str(getattr(s, "title", sid) or sid), probes=tuple(probes),
-                               priority=getattr(s, "priority", "") or "",
-                               rto=getattr(s, "rto", None), rpo=getattr(s, "rpo", None)))
+                service=s.id, name=p.name, kind=p.kind, options=options,
+                interval=float(p.interval), deadline=float(p.deadline),
+                fail_after=int(p.fail_after), recover_after=int(p.recover_after)))
+        out.append(ServiceSpec(id=s.id, title=s.title, probes=tuple(probes),
+                               priority=s.priority, rto=s.rto, rpo=s.rpo))
     return out
 
 
-def anchors_from_config(config: Any) -> list[tuple[str, int]]:
+def anchors_from_config(config: Config) -> list[tuple[str, int]]:
     """Self-check anchors, (host, port) pairs parsed and validated by the configuration."""
-    return list(getattr(config, "connectivity_anchors", ()) or ())
+    return list(config.connectivity_anchors)
 
 
 # ---------------------------------------------------------------- per-probe state

@@ -100,9 +100,6 @@ class Verify:
         """``expect_output`` is searched line-wise (``re.M``: ``^f$`` matches a line "f")."""
         return self.expect_output is None or re.search(self.expect_output, stdout, re.M) is not None
 
-    def passed(self, exit_code: int | None, stdout: str) -> bool:
-        """The verdict for a verify command's result (probe verifies are the health layer's)."""
-        return exit_code == self.expect_exit and self.output_ok(stdout)
 
 
 @dataclass(frozen=True)

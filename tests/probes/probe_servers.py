@@ -128,10 +128,12 @@ hot_standby_feedback = off
             pair.ctl("replica", "-l", str(base / "replica.log"), "-w", "start")
             pair.replica_port = p2
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
+            while True:
                 rows = pair.sql(p2, "SELECT status FROM pg_stat_wal_receiver")
                 if rows and rows[0][0] == "streaming":
                     break
+                if time.monotonic() > deadline:  # never go on with a replica that is not one
+                    raise RuntimeError(f"the replica is not streaming after 20 s: {rows}")
                 time.sleep(0.1)
     except BaseException:
         pair.close()

@@ -26,7 +26,9 @@ def target(pair, port, name="node", **opts) -> ProbeTarget:
 async def probe(t: ProbeTarget):
     t0 = time.monotonic()
     res = await run_probe(t, DEADLINE)
-    assert time.monotonic() - t0 <= DEADLINE + 0.25
+    # The deadline holds (a probe without one would hang for minutes on a dead server); how
+    # close to it a probe ends is a benchmark figure (bench_probes), not a unit-test bound.
+    assert time.monotonic() - t0 <= DEADLINE + 2.0
     return res
 
 

@@ -68,3 +68,4 @@ def write(tmp_path):
         return p
 
     return _write
+

@@ -10,9 +10,10 @@ import subprocess
 import tempfile
 
 import pytest
-from shared_fakes import require
+from shared_fakes import require, run_like_the_executor
 
 from cockpit.runbooks import builtin_dir, load_library
+from cockpit.runbooks.verify import verify_detail
 
 pytestmark = pytest.mark.service
 
@@ -94,12 +95,10 @@ def test_library_sql_runs_against_real_postgres(postgres, tmp_path):
                 rc = rb.render(t, params)
                 if rc.remote or rc.argv[0] not in READ_ONLY_TOOLS or not shutil.which(rc.argv[0]):
                     continue
-                env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", **rc.env}
-                r = subprocess.run(rc.argv, env=env, capture_output=True, text=True, timeout=120,
-                                   stdin=subprocess.DEVNULL)
-                assert r.returncode == 0, (rb.id, step.id, r.stderr)
+                res, out = run_like_the_executor(rc, tmp_path)
+                assert res.exit_code == 0, (rb.id, step.id, out)
                 if t is step.verify:
-                    verdicts[(rb.id, step.id)] = step.verify.passed(r.returncode, r.stdout)
+                    verdicts[(rb.id, step.id)] = verify_detail(step.verify, res)[0]
                 ran.append((rb.id, step.id))
     assert len(ran) >= 15, ran
     # a standalone primary: "not in recovery" verifies pass, "replica streaming" fails
@@ -108,7 +107,7 @@ def test_library_sql_runs_against_real_postgres(postgres, tmp_path):
     assert verdicts[("database", "rebuild-start-replica")] is False
 
 
-def test_destructive_sql_steps_on_a_scratch_server(postgres):
+def test_destructive_sql_steps_on_a_scratch_server(postgres, tmp_path):
     """psql variables fed through stdin (:'role', :"role", \\getenv) work as written."""
     lib = load_library([builtin_dir()])
     port = postgres["port"]
@@ -123,9 +122,8 @@ def test_destructive_sql_steps_on_a_scratch_server(postgres):
                                "new_db_password": "n3w-Pa$$word-`id`;\"x\""})
     for step_id in ("end-db-sessions", "rotate-db-password"):
         rc = sec.render(sec.step(step_id), params)
-        r = subprocess.run(rc.argv, env={"PATH": os.environ["PATH"], **rc.env},
-                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-        assert r.returncode == 0, (step_id, r.stderr)
+        res, out = run_like_the_executor(rc, tmp_path)
+        assert res.exit_code == 0, (step_id, out)
     # the cluster trusts local logins: check the stored SCRAM secret changed
     stored = subprocess.run(q, capture_output=True, text=True, timeout=30).stdout.strip()
     assert stored.startswith("SCRAM-SHA-256$") and stored != before

@@ -5,8 +5,6 @@ gate, the verify gate (blocks, then passes), roll back, dry run."""
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 from cockpit.screens.app import CockpitApp
 from cockpit.screens.forms import ParamForm, PromptForm
 from cockpit.screens.runbooks import RunbookScreen
-from shared_fakes import FLOOD_RUNBOOK, require, rss_kib
+from shared_fakes import FLOOD_RUNBOOK, require, rss_kib, start_redis
 
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.incident.store import IncidentStore
@@ -77,17 +75,8 @@ rollback = { title = "Undo it", command = ["rm", "-f", "{dir}/changed"], destruc
 
 @pytest.fixture
 def redis_port(tmp_path):
-    require(bool(shutil.which("redis-server") and shutil.which("redis-cli")), "redis-server and redis-cli")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
-            break
-        time.sleep(0.05)
+    require(bool(shutil.which("redis-cli")), "redis-cli")
+    proc, port = start_redis(tmp_path)
     yield port, proc
     if proc.poll() is None:
         proc.terminate()
@@ -122,6 +111,11 @@ def _setup(tmp_path: Path):
 def states(env, iid):
     return step_states([e for e in IncidentStore(env.state_dir).entries(iid) if e.kind.startswith("step.")],
                        "drill")
+
+
+def notified(app, text: str) -> bool:
+    """A notification (a refusal, an error) saying ``text`` is on screen."""
+    return any(text in n.message for n in app._notifications)
 
 
 async def choose_runbook(pilot, nav: RunbookScreen, runbook_id: str) -> None:
@@ -228,22 +222,16 @@ async def test_navigator_flows(tmp_path, redis_port):
         redis.terminate()
         redis.wait(10)
         await pilot.press("c")
-        await pilot.pause(0.2)
+        assert await wait_until(pilot, lambda: notified(app, "verify has not passed yet"))
         assert nav.states[("drill", "gated")].state == "succeeded"  # refused: no verify yet
         await pilot.press("v")
         await fill_params(pilot, app, work, port)
         assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].verify is False)
         await pilot.press("c")
-        await pilot.pause(0.2)
+        assert await wait_until(pilot, lambda: notified(app, "verify failed"))
         assert nav.states[("drill", "gated")].state == "succeeded"  # refused: verify failed
-        restarted = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        restarted, _ = start_redis(tmp_path, port)
         try:
-            for _ in range(100):
-                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
-                    break
-                time.sleep(0.05)
             await pilot.press("v")
             assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].verify is True)
             await pilot.press("c")
