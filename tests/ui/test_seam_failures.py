@@ -120,3 +120,28 @@ def test_the_keymap_comes_from_cockpit_toml_and_a_wrong_id_names_its_line(tmp_pa
         assert e.line == 3 and e.key == "keys.declar" and "unknown key binding" in e.message
     else:
         raise AssertionError("a wrong binding id was accepted")
+
+
+async def test_a_failed_save_of_the_last_known_health_is_shown(tmp_path):
+    """The probes answer but their results cannot be saved (probes.toml cannot be written):
+    a banner says so and what it means, instead of losing last-known health silently."""
+    import socket
+
+    from cockpit.config import ProbeConfig
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    probe = ProbeConfig("tcp", "tcp", 0.5, 1.0, 1, 1, {"host": "127.0.0.1", "port": closed})
+    svc = ServiceConfig("database", "PostgreSQL", "P0", 3600.0, 900.0, probes=(probe,))
+    cfg = Config(path=None, environment="test", mode="personal", milestones=Milestones(),
+                 services={"database": svc})
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / "probes.toml").mkdir()  # a directory where the file must go: every save fails
+    session = LiveSession(cfg, state)
+    app = CockpitApp(session, tick=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_until(pilot, lambda: "Last-known health not saved" in banner_text(app),
+                                seconds=20)
+        assert "probes.toml" in banner_text(app)
