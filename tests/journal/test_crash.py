@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import time
 import tomllib
@@ -39,10 +40,15 @@ def test_kill9_during_appends_loses_no_acknowledged_entry(state_dir):
     for run in range(RUNS):
         inc = f"kill-{run}"
         pid, r = fork_child(_appender(state_dir, inc, run))
+        # Kill it while it appends: once its first entry is acknowledged (a loaded machine
+        # may take a while to start the child), then at a random moment of its appending.
+        first = b""
+        if select.select([r], [], [], 10.0)[0]:
+            first = os.read(r, 65536)
         time.sleep(rng.uniform(0.0, 0.04))
         os.kill(pid, signal.SIGKILL)
         wait_exit(pid)
-        lines = read_pipe(r).decode().split()
+        lines = (first + read_pipe(r)).decode().split()
         jdir = state_dir / "incidents" / inc / "journal"
         files = list(jdir.glob("*.toml")) if jdir.is_dir() else []
         assert len(files) <= 1
