@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.environment import Environment, derive
 from cockpit.incident import describe
@@ -18,7 +18,13 @@ from cockpit.sanitize import one_line
 from cockpit.timeutil import short_duration
 
 from .modals import HelpScreen, ServiceDetailScreen
-from .widgets import ClockPane, HealthPane, LogView, TitleBar
+from .widgets import (
+    ClockPane,
+    CockpitFooter,
+    HealthPane,
+    LogView,
+    TitleBar,
+)
 
 LABEL_STYLE = {
     "observation": "cyan", "decision": "bold magenta", "action": "bold green",
@@ -50,7 +56,7 @@ class MainScreen(Screen):
             log = LogView(id="log")
             log.border_title = "Incident log [3]"
             yield log
-        yield Footer()
+        yield CockpitFooter()
 
     TITLES = {"health": "Health [1]", "clocks": "Incident clocks [2]", "log": "Incident log [3]"}
 

@@ -11,12 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.runbooks import ParamError, Runbook, Step, collect_library, substitute
 from cockpit.sanitize import clean, one_line
 from cockpit.timeutil import format_duration
+
+from .widgets import CockpitFooter
 
 STATE_MARK = {
     "pending": ("·", "pending", "dim"),
@@ -137,7 +139,7 @@ class RunbookScreen(Screen):
             view = VerticalScroll(Static(id="rb-step-text"), id="rb-step", can_focus=True)
             view.border_title = "Step"
             yield view
-        yield Footer()
+        yield CockpitFooter()
 
     def _runbook_options(self) -> list[Option]:
         out = []

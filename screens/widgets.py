@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from cockpit.clocks import ClockView, Level
 from cockpit.health import ServiceHealth, Status
@@ -39,6 +39,60 @@ LEVEL_STYLE = {
     Level.IDLE: "dim",
 }
 SPARK = "▁▂▃▄▅▆▇█"
+
+
+def prune_watchers(obj: object) -> None:
+    """Drop the watchers that removed widgets left on ``obj``.
+
+    ``watch(obj, ...)`` and ``data_bind`` store ``(widget, callback)`` on the *watched* object,
+    and Textual 8.2 prunes that list only when the watched attribute changes (textual#6666):
+    until then each removed widget stays alive, with its styles, caches and message queue.
+    """
+    watchers = getattr(obj, "__watchers", None)
+    if not watchers:
+        return
+    for entries in watchers.values():
+        entries[:] = [(node, cb) for node, cb in entries
+                      if not (getattr(node, "_closing", False) or getattr(node, "_closed", False))]
+
+
+class CockpitFooter(Footer):
+    """Textual's Footer without its per-keypress leak.
+
+    Textual's Footer recomposes on every binding change (each focus change, each screen
+    pop), and every new FooterKey binds ``compact`` to the footer: the watcher entry keeps
+    the removed key alive for good (``compact`` never changes), ~15 widgets per keypress.
+    Here the footer recomposes only when the bindings it shows differ, and drops the
+    watchers of the keys it removed.
+    """
+
+    _shown: tuple = ()
+
+    def _signature(self) -> tuple:
+        if not self._bindings_ready:
+            return ()
+        app = self.app
+        return tuple((b.key, b.action, b.description, app.get_key_display(b), b.group, enabled, tooltip)
+                     for _, b, enabled, tooltip in self.screen.active_bindings.values() if b.show)
+
+    def compose(self):
+        self._shown = self._signature()
+        yield from super().compose()
+
+    def bindings_changed(self, screen) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_if_changed)
+
+    async def _recompose_if_changed(self) -> None:
+        if self.is_attached and self._signature() != self._shown:
+            await self.recompose()
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        prune_watchers(self)
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
