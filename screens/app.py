@@ -24,6 +24,8 @@ from .widgets import (
     HealthPane,
     LogView,
     TitleBar,
+    prune_watchers,
+    release_styles_caches,
 )
 
 LABEL_STYLE = {
@@ -233,6 +235,17 @@ class CockpitApp(App[int]):
         h = self._health.get(message.service_id)
         if h is not None:
             self.push_screen(ServiceDetailScreen(h, self.env.clock.now()))
+
+    def pop_screen(self):
+        """Every dialog is a screen pushed and popped: once popped it never renders again, so
+        what Textual keeps of its widgets' rendering is released now (release_styles_caches),
+        and so are the watchers its widgets left on the app (a TextArea watches the app's
+        theme: without this each stakeholder-update form would stay alive in that list).
+        The popped screen's own widgets close after this call: they go at the next pop."""
+        done = super().pop_screen()
+        release_styles_caches()
+        prune_watchers(self)
+        return done
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
