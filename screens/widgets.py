@@ -413,7 +413,7 @@ class LogView(ScrollView, can_focus=True):
         self._indexed = 0
         self._predicate = None
         self._fmt = lambda e, mark: Text(str(e))
-        self._cache: dict[tuple[int, str], Text] = {}
+        self._cache: dict[tuple[int, str], tuple[object, Text]] = {}
         self.filter_text = ""
 
     # ---------------------------------------------------------------- content
@@ -482,12 +482,16 @@ class LogView(ScrollView, can_focus=True):
         return "" if it is None else self._format(*it).plain
 
     def _format(self, mark: str, entry: object) -> Text:
+        # Keyed by id() (entries need not be hashable), so the entry is kept with its text:
+        # a pending entry, once acknowledged, is freed and a new one may get its id.
         key = (id(entry), mark)
-        t = self._cache.get(key)
-        if t is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            t = self._cache[key] = self._fmt(entry, mark)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        t = self._fmt(entry, mark)
+        self._cache[key] = (entry, t)
         return t
 
     # ---------------------------------------------------------------- drawing
