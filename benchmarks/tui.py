@@ -95,14 +95,19 @@ class Session:
         os.close(self.fd)
 
 
-def spawn(argv: list[str], cols: int = 120, rows: int = 40, env: dict[str, str] | None = None) -> Session:
+def spawn(argv: list[str], cols: int = 120, rows: int = 40,
+          env: dict[str, str | None] | None = None) -> Session:
+    """``argv`` in a pty of ``cols`` x ``rows``; ``env`` adds variables (None: removes one)."""
     e = dict(os.environ)
     e.update({"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)})
     e.pop("COLORTERM", None)
     e.pop("NO_COLOR", None)
     e.pop("TEXTUAL", None)
-    if env:
-        e.update(env)
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
     started = time.monotonic()
     pid, fd = pty.fork()
     if pid == 0:

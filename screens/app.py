@@ -19,7 +19,6 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from cockpit.health import ServiceHealth, Status
@@ -33,7 +32,16 @@ from cockpit.timeutil import short_duration
 
 from .keys import bindings
 from .modals import CloseableModal, HelpScreen, ServiceDetailScreen
-from .widgets import Cell, ClockPane, HealthPane, LogView, TitleBar
+from .widgets import (
+    Cell,
+    ClockPane,
+    CockpitFooter,
+    HealthPane,
+    LogView,
+    TitleBar,
+    prune_watchers,
+    release_styles_caches,
+)
 
 LABEL_STYLE = {
     "observation": "cyan", "decision": "bold magenta", "action": "bold green",
@@ -78,7 +86,7 @@ class MainScreen(Screen[None]):
             log = LogView(id="log")
             log.border_title = self.TITLES["log"]
             yield log
-        yield Footer()
+        yield CockpitFooter()
 
     def on_descendant_focus(self, event: object) -> None:
         self._mark_focus()
@@ -262,6 +270,17 @@ class CockpitApp(App[int]):
         h = self._health().get(message.service_id)
         if h is not None:
             self.push_screen(ServiceDetailScreen(h, self.session.clock.now()))
+
+    def pop_screen(self):
+        """Every dialog is a screen pushed and popped: once popped it never renders again, so
+        what Textual keeps of its widgets' rendering is released now (release_styles_caches),
+        and so are the watchers its widgets left on the app (a TextArea watches the app's
+        theme: without this each stakeholder-update form would stay alive in that list).
+        The popped screen's own widgets close after this call: they go at the next pop."""
+        done = super().pop_screen()
+        release_styles_caches()
+        prune_watchers(self)
+        return done
 
     def action_help(self) -> None:
         from .forms import Form

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.runbooks import ParamError, Runbook, Step
@@ -29,6 +29,7 @@ from cockpit.text import clean, one_line
 from cockpit.timeutil import format_duration
 
 from .keys import bindings
+from .widgets import CockpitFooter
 
 STATE_MARK = {
     "pending": ("·", "pending", "dim"),
@@ -141,7 +142,7 @@ class RunbookScreen(Screen[None]):
             view = VerticalScroll(Static(id="rb-step-text"), id="rb-step", can_focus=True)
             view.border_title = "Step"
             yield view
-        yield Footer()
+        yield CockpitFooter()
 
     def on_mount(self) -> None:
         self.query_one("#rb-list", OptionList).focus()

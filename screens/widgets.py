@@ -7,13 +7,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
+from textual._styles_cache import StylesCache
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from cockpit.health import ServiceHealth, Status
 from cockpit.incident.clocks import ClockView, Level
@@ -40,6 +41,75 @@ LEVEL_STYLE = {
     Level.IDLE: "dim",
 }
 SPARK = "▁▂▃▄▅▆▇█"
+
+
+def prune_watchers(obj: object) -> None:
+    """Drop the watchers that removed widgets left on ``obj``.
+
+    ``watch(obj, ...)`` and ``data_bind`` store ``(widget, callback)`` on the *watched* object,
+    and Textual 8.2 prunes that list only when the watched attribute changes (textual#6666):
+    until then each removed widget stays alive, with its styles, caches and message queue.
+    """
+    watchers = getattr(obj, "__watchers", None)
+    if not watchers:
+        return
+    for entries in watchers.values():
+        entries[:] = [(node, cb) for node, cb in entries
+                      if not (getattr(node, "_closing", False) or getattr(node, "_closed", False))]
+
+
+def release_styles_caches() -> None:
+    """Let go of the rendered lines of removed widgets.
+
+    ``StylesCache.get_inner_outer`` is an ``lru_cache(1024)`` on an *instance* method in
+    Textual 8.2: its keys hold up to 1,024 widgets' StylesCache objects, each with the
+    rendered strips of its widget, long after the widget is gone. A screen of the runbook
+    navigator is ~100 widgets: ten visits pin ~70 MiB. Emptying it when widgets are removed
+    costs one recomputed style pair per visible widget.
+    """
+    clear = getattr(getattr(StylesCache, "get_inner_outer", None), "cache_clear", None)
+    if clear is not None:
+        clear()
+
+
+class CockpitFooter(Footer):
+    """Textual's Footer without its per-keypress leak.
+
+    Textual's Footer recomposes on every binding change (each focus change, each screen
+    pop), and every new FooterKey binds ``compact`` to the footer: the watcher entry keeps
+    the removed key alive for good (``compact`` never changes), ~15 widgets per keypress.
+    Here the footer recomposes only when the bindings it shows differ, and drops the
+    watchers of the keys it removed.
+    """
+
+    _shown: tuple = ()
+
+    def _signature(self) -> tuple:
+        if not self._bindings_ready:
+            return ()
+        app = self.app
+        return tuple((b.key, b.action, b.description, app.get_key_display(b), b.group, enabled, tooltip)
+                     for _, b, enabled, tooltip in self.screen.active_bindings.values() if b.show)
+
+    def compose(self):
+        self._shown = self._signature()
+        yield from super().compose()
+
+    def bindings_changed(self, screen) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_if_changed)
+
+    async def _recompose_if_changed(self) -> None:
+        if self.is_attached and self._signature() != self._shown:
+            await self.recompose()
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        prune_watchers(self)
+        release_styles_caches()
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
@@ -340,7 +410,7 @@ class LogView(ScrollView, can_focus=True):
         self._indexed = 0
         self._predicate: Callable[[object], bool] | None = None
         self._fmt = lambda e, mark: Text(str(e))
-        self._cache: dict[tuple[int, str], Text] = {}
+        self._cache: dict[tuple[int, str], tuple[object, Text]] = {}
         self._shown: object = None
 
     # ---------------------------------------------------------------- content
@@ -420,12 +490,16 @@ class LogView(ScrollView, can_focus=True):
         return "" if it is None else self._format(*it).plain
 
     def _format(self, mark: str, entry: object) -> Text:
+        # Keyed by id() (entries need not be hashable), so the entry is kept with its text:
+        # a pending entry, once acknowledged, is freed and a new one may get its id.
         key = (id(entry), mark)
-        t = self._cache.get(key)
-        if t is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            t = self._cache[key] = self._fmt(entry, mark)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        t = self._fmt(entry, mark)
+        self._cache[key] = (entry, t)
         return t
 
     # ---------------------------------------------------------------- drawing

@@ -197,6 +197,9 @@ class LiveSession:
             with self._lock:
                 self._entries, self._loading = preview, True
             self._changed()
+        # What the last load froze may be garbage by now (the previous incident's entries):
+        # back to the collector, then the new load is frozen in its turn.
+        gc.unfreeze()
         follower = Follower(self.state_dir, incident_id)
         entries = [e for e in follower.poll() if e.kind != "session-start"]
         folder = Folder()
