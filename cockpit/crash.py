@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from .redact import redact_text
+from .text import clean, one_line
 
 
 def crash_dir() -> Path:
@@ -25,7 +26,8 @@ def write_crash_report(exc: BaseException, directory: Path | None = None, keep: 
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(redact_text(text))
+            # `cat` of a report must not drive the terminal: escapes made inert
+            f.write(clean(redact_text(text), keep_newlines=True))
         old = sorted(d.glob("crash-*.txt"))[:-keep]
         for p in old:
             p.unlink(missing_ok=True)
@@ -35,5 +37,24 @@ def write_crash_report(exc: BaseException, directory: Path | None = None, keep: 
 
 
 def one_line_error(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    return redact_text(f"{type(exc).__name__}: {msg}")[:300]
+    """``Type: message`` on one line, secrets masked, every escape sequence and control
+    character made inert (an exception message may quote any data)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the crash
+        text = ""
+    msg = " ".join(text.split()) or type(exc).__name__
+    return one_line(redact_text(f"{type(exc).__name__}: {msg}"), limit=300)
+
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE: an internal error (a bug), after its one-line reason
+
+
+def report(exc: BaseException, directory: Path | None = None) -> str:
+    """The one line a crashed command prints: the sanitized reason and where the redacted
+    report is."""
+    where = write_crash_report(exc, directory)
+    msg = f"cockpit: internal error: {one_line_error(exc)}"
+    if where is not None:
+        msg += f" (report: {one_line(where, 300)})"
+    return msg
