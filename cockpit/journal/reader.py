@@ -175,6 +175,7 @@ def _fast(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
         kinds = validate.KINDS
         check_data = validate.check_data
         ts_min, ts_max = validate.TS_MIN, validate.TS_MAX
+        max_author = validate.MAX_AUTHOR
         last_ts = fs.last_ts
         s = pos
         for d, (hs, end, _hexd) in zip(recs, bounds, strict=True):
@@ -190,7 +191,7 @@ def _fast(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
             retry = d.get("retry_of")
             if (
                 type(ts) is float and ts_min <= ts <= ts_max and type(kind) is str
-                and kind in kinds and type(author) is str and len(author) <= 200
+                and kind in kinds and type(author) is str and len(author) <= max_author
                 and type(data) is dict and len(d) <= 8 + (retry is not None)
                 and (retry is None or type(retry) is str)
                 and check_data(kind, data) is None

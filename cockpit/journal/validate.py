@@ -34,8 +34,9 @@ from .model import UNREADABLE, Entry
 
 TS_MIN = 0.0
 TS_MAX = 253402300799.0  # 9999-12-31T23:59:59Z: what time.gmtime and datetime can show
-MAX_ID = 256  # characters of an identifier-like field (service, person, runbook, step, host)
-MAX_AUTHOR = 200
+MAX_ID = 1024  # characters of an identifier-like field (service, runbook, step, host)
+MAX_NAME = 4096  # a person or an author: whatever the CLI took (its caller's own words)
+MAX_AUTHOR = MAX_NAME
 MAX_ITEMS = 1000  # elements of a list field (services, argv, env names)
 MAX_DEPTH = 16  # nesting of an unknown field's value
 ENVELOPE = frozenset({"size", "seq", "ts", "kind", "author", "data", "prev", "hash",
@@ -208,8 +209,8 @@ KINDS: dict[str, Schema] = {
     "incident.status": _kind({"status": enum(LIFECYCLE[1:])}, ("status",)),
     "incident.updated": _kind({"title": FREE, "severity": enum(SEVERITIES),
                                "services": strings()}),
-    "role.assigned": _kind({"role": enum(ROLES), "person": ident(),
-                            "handover_from": text(MAX_ID)}, ("role", "person")),
+    "role.assigned": _kind({"role": enum(ROLES), "person": ident(MAX_NAME),
+                            "handover_from": text(MAX_NAME)}, ("role", "person")),
     "note": _kind({"type": enum(NOTE_TYPES), "text": FREE}),
     "health": _kind({"service": ident(), "status": enum(HEALTH_STATUS), "summary": FREE},
                     ("service", "status")),
