@@ -5,10 +5,24 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 
 from .redact import redact_text
 from .text import clean, one_line
+
+# Every secret value the process holds (its configuration's probe passwords, tokens, keys,
+# inline DSN passwords): masked by value in crash reports and crash lines, whatever form the
+# exception message quotes them in. Filled once the configuration is loaded.
+_SECRETS: set[str] = set()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    _SECRETS.update(v for v in values if v)
+
+
+def _redact(text: str) -> str:
+    return redact_text(text, sorted(_SECRETS, key=len, reverse=True))
 
 
 def crash_dir() -> Path:
@@ -27,7 +41,7 @@ def write_crash_report(exc: BaseException, directory: Path | None = None, keep: 
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             # `cat` of a report must not drive the terminal: escapes made inert
-            f.write(clean(redact_text(text), keep_newlines=True))
+            f.write(clean(_redact(text), keep_newlines=True))
         old = sorted(d.glob("crash-*.txt"))[:-keep]
         for p in old:
             p.unlink(missing_ok=True)
@@ -44,7 +58,7 @@ def one_line_error(exc: BaseException) -> str:
     except Exception:  # noqa: BLE001 - a broken __str__ must not hide the crash
         text = ""
     msg = " ".join(text.split()) or type(exc).__name__
-    return one_line(redact_text(f"{type(exc).__name__}: {msg}"), limit=300)
+    return one_line(_redact(f"{type(exc).__name__}: {msg}"), limit=300)
 
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: an internal error (a bug), after its one-line reason

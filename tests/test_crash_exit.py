@@ -92,3 +92,31 @@ max_body = {limit}
     line = e.value.one_line()
     assert ":7: services.web.probes[0].max_body" in line or "max_body" in line
     assert "at most 16777216 bytes (16 MiB)" in line
+
+
+def test_a_crash_masks_every_secret_the_configuration_holds(tmp_path, monkeypatch, capsys):
+    """A secret of cockpit.toml (here a *_env value) quoted by an exception in any form is
+    masked in the crash line and the report (it matches no pattern: masked by value)."""
+    monkeypatch.setenv("CANARY_ENV", "EnvCanary123")
+    cfg = tmp_path / "cockpit.toml"
+    cfg.write_text("""
+[services.db]
+title = "DB"
+[[services.db.probes]]
+kind = "postgres"
+name = "p"
+dsn = "host=127.0.0.1 port=1 user=u"
+password_env = "CANARY_ENV"
+""")
+
+    def boom(*_a, **_k):
+        raise RuntimeError("could not use EnvCanary123 as the key")
+
+    monkeypatch.setattr(IncidentStore, "list", boom)
+    rc = cli_main.main(["incident", "list", "--config", str(cfg),
+                        "--state-dir", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc == EXIT_INTERNAL and "EnvCanary123" not in err and "could not use" in err
+    report = err.split("(report: ", 1)[1].rstrip(")\n")
+    text = Path(report).read_text(encoding="utf-8")
+    assert "could not use" in text and "EnvCanary123" not in text

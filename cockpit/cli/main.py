@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
         needs = NEEDS_CONFIG.get(args.command, False)
         config = _load_config(args, required=needs) if args.command != "demo" else None
+        if config is not None:
+            from ..crash import remember_secrets
+            from ..secrets import held_secrets
+
+            remember_secrets(held_secrets(config))  # masked in any crash report or line
         args.config_obj = config
         args.config = config
         args.state_dir = resolve_state_dir(getattr(args, "state_dir", None), config)
