@@ -68,6 +68,8 @@ def text(limit: int | None = None) -> Check:
         if limit is not None and len(v) > limit:
             return f"longer than {limit} characters ({len(v)})"
         return None
+    if limit is None:
+        check.fast = str  # type: ignore[attr-defined]
     return check
 
 
@@ -77,6 +79,7 @@ def ident(limit: int = MAX_ID) -> Check:
 
     def check(v: Any) -> str | None:
         return base(v) or (None if v.strip() else "empty")
+    check.fast = ("ident", limit)  # type: ignore[attr-defined]
     return check
 
 
@@ -88,6 +91,7 @@ def enum(values: tuple[str, ...] | frozenset[str]) -> Check:
         if type(v) is str and v in allowed:
             return None
         return f"expected one of {words}, got {_show(v)}"
+    check.fast = allowed  # type: ignore[attr-defined]
     return check
 
 
@@ -98,6 +102,7 @@ def integer(lo: int, hi: int) -> Check:
         if not lo <= v <= hi:
             return f"{v} is outside {lo}..{hi}"
         return None
+    check.fast = (lo, hi)  # type: ignore[attr-defined]
     return check
 
 
@@ -108,6 +113,7 @@ def number(lo: float, hi: float) -> Check:
         if not math.isfinite(v) or not lo <= v <= hi:
             return f"{_show(v)} is outside {lo:g}..{hi:g}"
         return None
+    check.fast = ("number", lo, hi)  # type: ignore[attr-defined]
     return check
 
 
@@ -238,13 +244,40 @@ KINDS: dict[str, Schema] = {
 }
 
 
-def check_data(kind: str, data: dict[str, Any]) -> str | None:
-    """Why ``data`` is not a valid record of ``kind`` (None: it is)."""
-    spec = KINDS.get(kind)
-    if spec is None:
+def _fast_form(check: Check) -> Any:
+    """A form of ``check`` tested inline (no call) in the usual, valid case: ``str`` (any
+    string), a frozenset (one of these strings), a (lo, hi) pair (an integer in range);
+    None: call the check."""
+    return getattr(check, "fast", None)
+
+
+# kind -> (required, {field: fast form}, {field: check}): ``check_data`` runs ~100,000 times
+# when a big incident loads; the valid case must cost a few dict look-ups per field.
+_COMPILED: dict[str, tuple[frozenset[str], dict[str, Any], Mapping[str, Check]]] = {}
+
+
+def _compiled(kind: str) -> tuple[frozenset[str], dict[str, Any], Mapping[str, Check]] | None:
+    c = _COMPILED.get(kind)
+    if c is None:
+        spec = KINDS.get(kind)
+        if spec is None:
+            return None
+        fields, required = spec
+        c = _COMPILED[kind] = (required, {k: _fast_form(f) for k, f in fields.items()}, fields)
+    return c
+
+
+_SIMPLE = (str, int, bool)
+_MISSING = object()
+
+
+def _slow_check(kind: str, data: dict[str, Any]) -> str | None:
+    """The reason ``data`` is not a valid record of ``kind`` (None: it is)."""
+    compiled = _compiled(kind)
+    if compiled is None:
         return f"unknown kind {_show(kind)}"
-    fields, required = spec
-    for f in required:
+    required, fast, fields = compiled
+    for f in sorted(required):
         if f not in data:
             return f"{f}: missing"
     for k, v in data.items():
@@ -253,6 +286,61 @@ def check_data(kind: str, data: dict[str, Any]) -> str | None:
         if r is not None:
             return f"{one_line(k, 40)}: {r}"
     return None
+
+
+def _generate(kind: str) -> Callable[[dict[str, Any]], str | None]:
+    """A function that accepts the usual, valid ``data`` of ``kind`` with a few inline tests
+    per field (no call), and hands anything else to ``_slow_check`` for the reason: loading
+    a big incident checks ~100,000 records."""
+    required, fast, _fields = _compiled(kind) or (frozenset(), {}, {})
+    env: dict[str, Any] = {"_slow": _slow_check, "_kind": kind, "_isfinite": math.isfinite,
+                           "_SIMPLE": _SIMPLE, "_str": str, "_int": int, "_float": float}
+    lines = ["def check(data):"]
+    for i, f in enumerate(sorted(required)):
+        env[f"_r{i}"] = f
+        lines.append(f"    if _r{i} not in data: return _slow(_kind, data)")
+    lines.append("    for k, v in data.items():")
+    lines.append("        t = type(v)")
+    for i, (f, form) in enumerate(fast.items()):
+        env[f"_f{i}"] = f
+        head = "        if" if i == 0 else "        elif"
+        if form is str:
+            test = "t is _str"
+        elif type(form) is frozenset:
+            env[f"_e{i}"] = form
+            test = f"t is _str and v in _e{i}"
+        elif type(form) is tuple and form[0] == "ident":
+            test = f"t is _str and 0 < len(v) <= {form[1]} and not v.isspace()"
+        elif type(form) is tuple and form[0] == "number":
+            test = f"(t is _float or t is _int) and {form[1]!r} <= v <= {form[2]!r}"
+        elif type(form) is tuple:
+            test = f"t is _int and {form[0]} <= v <= {form[1]}"
+        else:
+            env[f"_c{i}"] = _fields[f]
+            test = f"_c{i}(v) is None"
+        lines.append(f"{head} k == _f{i}:")
+        lines.append(f"            if {test}: continue")
+        lines.append("            return _slow(_kind, data)")
+    lines.append(f"        {'else' if fast else 'if True'}:")
+    lines.append("            if t in _SIMPLE or (t is _float and _isfinite(v)): continue")
+    lines.append("            return _slow(_kind, data)")
+    lines.append("    return None")
+    exec("\n".join(lines), env)  # noqa: S102 - code built from the schema table above
+    fn: Callable[[dict[str, Any]], str | None] = env["check"]
+    return fn
+
+
+_CHECKERS: dict[str, Callable[[dict[str, Any]], str | None]] = {}
+
+
+def check_data(kind: str, data: dict[str, Any]) -> str | None:
+    """Why ``data`` is not a valid record of ``kind`` (None: it is)."""
+    fn = _CHECKERS.get(kind)
+    if fn is None:
+        if kind not in KINDS:
+            return f"unknown kind {_show(kind)}"
+        fn = _CHECKERS[kind] = _generate(kind)
+    return fn(data)
 
 
 def check_envelope(d: Mapping[str, Any]) -> str | None:
