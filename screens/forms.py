@@ -182,7 +182,7 @@ class StatusForm(Form):
         with Vertical() as v:
             # the status is data (another writer's record): a Text, never markup
             v.border_title = Text(f"Incident status (now {one_line(self.current, 20)})")
-            yield OptionList(*[Option(s, id=s) for s in nxt], id="status", compact=True)
+            yield OptionList(*[Option(Text(s), id=s) for s in nxt], id="status", compact=True)
             yield from self.buttons("Set")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

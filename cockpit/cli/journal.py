@@ -68,7 +68,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         # compare with the heads the writers sent to syslog (`journalctl -t dr-cockpit`):
         # a cut-off tail or a deleted file shows as a head syslog has and the files lack
         for writer, seq, digest in res.heads:
-            print(f"head {writer} seq={seq} head={digest}")
+            print(f"head {one_line(writer, 200)} seq={seq} head={one_line(digest, 80)}")
     return 0 if res.clean else 1
 
 
