@@ -260,9 +260,6 @@ def _slow(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
                 fs.last_ts = entry.ts
         line += rec.count(b"\n")
         start = end
-    if fs.damage is not None and start < len(buf):
-        # bytes after the last terminator of a damaged file: not a tail we may cut
-        pass
 
 
 def _classify_tail(rest: bytes, fs: FileScan) -> None:
