@@ -172,8 +172,7 @@ def _fast(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
         tnew = tuple.__new__
         entries: list[Entry] = []
         append = entries.append
-        kinds = validate.KINDS
-        check_data = validate.check_data
+        checkers = validate.CHECKERS  # kind -> its generated check (filled as kinds are met)
         ts_min, ts_max = validate.TS_MIN, validate.TS_MAX
         max_author = validate.MAX_AUTHOR
         last_ts = fs.last_ts
@@ -187,19 +186,21 @@ def _fast(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
             if d["seq"] != seq or d["prev"] != prev or d["size"] != end - s:
                 return False  # the chain is broken: the slow path names the record
             # Hash-valid: now well-formed? The usual case inline, anything else in full.
-            ts, kind, author, data = d.get("ts"), d.get("kind"), d.get("author"), d.get("data")
+            ts, kind, author, data = d["ts"], d["kind"], d["author"], d["data"]
             retry = d.get("retry_of")
+            check = checkers.get(kind) if type(kind) is str else None
             if (
-                type(ts) is float and ts_min <= ts <= ts_max and type(kind) is str
-                and kind in kinds and type(author) is str and len(author) <= max_author
+                check is not None and type(ts) is float and ts_min <= ts <= ts_max
+                and type(author) is str and len(author) <= max_author
                 and type(data) is dict and len(d) <= 8 + (retry is not None)
-                and (retry is None or type(retry) is str)
-                and check_data(kind, data) is None
+                and (retry is None or type(retry) is str) and check(data) is None
             ):
                 append(tnew(Entry, (writer, seq, ts, author, kind, data, digest, retry, True)))
+                last_ts = ts
             else:
-                append(validate.entry(writer, d, digest, last_ts=last_ts))
-            last_ts = entries[-1].ts
+                e = validate.entry(writer, d, digest, last_ts=last_ts)
+                append(e)
+                last_ts = e.ts
             prev = digest
             s = end
     except Exception:

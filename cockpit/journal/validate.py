@@ -289,57 +289,60 @@ def _slow_check(kind: str, data: dict[str, Any]) -> str | None:
 
 
 def _generate(kind: str) -> Callable[[dict[str, Any]], str | None]:
-    """A function that accepts the usual, valid ``data`` of ``kind`` with a few inline tests
-    per field (no call), and hands anything else to ``_slow_check`` for the reason: loading
-    a big incident checks ~100,000 records."""
-    required, fast, _fields = _compiled(kind) or (frozenset(), {}, {})
+    """A function that accepts the usual, valid ``data`` of ``kind`` with a dict look-up and
+    an inline test per field of the schema (no call), and hands anything else to
+    ``_slow_check`` for the reason: loading a big incident checks ~100,000 records."""
+    required, fast, fields = _compiled(kind) or (frozenset(), {}, {})
     env: dict[str, Any] = {"_slow": _slow_check, "_kind": kind, "_isfinite": math.isfinite,
-                           "_SIMPLE": _SIMPLE, "_str": str, "_int": int, "_float": float}
-    lines = ["def check(data):"]
-    for i, f in enumerate(sorted(required)):
-        env[f"_r{i}"] = f
-        lines.append(f"    if _r{i} not in data: return _slow(_kind, data)")
-    lines.append("    for k, v in data.items():")
-    lines.append("        t = type(v)")
+                           "_SIMPLE": _SIMPLE, "_str": str, "_int": int, "_float": float,
+                           "_M": _MISSING, "_known": frozenset(fast)}
+    lines = ["def check(data):", "    n = 0"]
     for i, (f, form) in enumerate(fast.items()):
         env[f"_f{i}"] = f
-        head = "        if" if i == 0 else "        elif"
         if form is str:
-            test = "t is _str"
+            test = "type(v) is _str"
         elif type(form) is frozenset:
             env[f"_e{i}"] = form
-            test = f"t is _str and v in _e{i}"
+            test = f"type(v) is _str and v in _e{i}"
         elif type(form) is tuple and form[0] == "ident":
-            test = f"t is _str and 0 < len(v) <= {form[1]} and not v.isspace()"
+            test = f"type(v) is _str and 0 < len(v) <= {form[1]} and not v.isspace()"
         elif type(form) is tuple and form[0] == "number":
-            test = f"(t is _float or t is _int) and {form[1]!r} <= v <= {form[2]!r}"
+            test = f"(type(v) is _float or type(v) is _int) and {form[1]!r} <= v <= {form[2]!r}"
         elif type(form) is tuple:
-            test = f"t is _int and {form[0]} <= v <= {form[1]}"
+            test = f"type(v) is _int and {form[0]} <= v <= {form[1]}"
         else:
-            env[f"_c{i}"] = _fields[f]
+            env[f"_c{i}"] = fields[f]
             test = f"_c{i}(v) is None"
-        lines.append(f"{head} k == _f{i}:")
-        lines.append(f"            if {test}: continue")
-        lines.append("            return _slow(_kind, data)")
-    lines.append(f"        {'else' if fast else 'if True'}:")
-    lines.append("            if t in _SIMPLE or (t is _float and _isfinite(v)): continue")
-    lines.append("            return _slow(_kind, data)")
-    lines.append("    return None")
+        lines += [f"    v = data.get(_f{i}, _M)",
+                  "    if v is not _M:",
+                  "        n += 1",
+                  f"        if not ({test}): return _slow(_kind, data)"]
+        if f in required:
+            lines.append("    else: return _slow(_kind, data)")
+    lines += ["    if len(data) != n:  # fields the schema does not name: any plain value",
+              "        for k, v in data.items():",
+              "            if k in _known: continue",
+              "            t = type(v)",
+              "            if t in _SIMPLE or (t is _float and _isfinite(v)): continue",
+              "            return _slow(_kind, data)",
+              "    return None"]
     exec("\n".join(lines), env)  # noqa: S102 - code built from the schema table above
     fn: Callable[[dict[str, Any]], str | None] = env["check"]
     return fn
 
 
-_CHECKERS: dict[str, Callable[[dict[str, Any]], str | None]] = {}
+# kind -> its generated check, made the first time a record of the kind is checked (the
+# reader's fast path looks kinds up here: a kind not in it takes ``entry``, which makes it)
+CHECKERS: dict[str, Callable[[dict[str, Any]], str | None]] = {}
 
 
 def check_data(kind: str, data: dict[str, Any]) -> str | None:
     """Why ``data`` is not a valid record of ``kind`` (None: it is)."""
-    fn = _CHECKERS.get(kind)
+    fn = CHECKERS.get(kind)
     if fn is None:
         if kind not in KINDS:
             return f"unknown kind {_show(kind)}"
-        fn = _CHECKERS[kind] = _generate(kind)
+        fn = CHECKERS[kind] = _generate(kind)
     return fn(data)
 
 
