@@ -246,8 +246,9 @@ KINDS: dict[str, Schema] = {
 
 def _fast_form(check: Check) -> Any:
     """A form of ``check`` tested inline (no call) in the usual, valid case: ``str`` (any
-    string), a frozenset (one of these strings), a (lo, hi) pair (an integer in range);
-    None: call the check."""
+    string), a frozenset (one of these strings), ``("ident", limit)`` (a short non-blank
+    string), ``("number", lo, hi)`` (a number in range), a (lo, hi) pair (an integer in
+    range); None: call the check."""
     return getattr(check, "fast", None)
 
 
