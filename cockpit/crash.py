@@ -5,9 +5,24 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 
 from .redact import redact_text
+from .text import clean, one_line
+
+# Every secret value the process holds (its configuration's probe passwords, tokens, keys,
+# inline DSN passwords): masked by value in crash reports and crash lines, whatever form the
+# exception message quotes them in. Filled once the configuration is loaded.
+_SECRETS: set[str] = set()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    _SECRETS.update(v for v in values if v)
+
+
+def _redact(text: str) -> str:
+    return redact_text(text, sorted(_SECRETS, key=len, reverse=True))
 
 
 def crash_dir() -> Path:
@@ -25,7 +40,8 @@ def write_crash_report(exc: BaseException, directory: Path | None = None, keep: 
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(redact_text(text))
+            # `cat` of a report must not drive the terminal: escapes made inert
+            f.write(clean(_redact(text), keep_newlines=True))
         old = sorted(d.glob("crash-*.txt"))[:-keep]
         for p in old:
             p.unlink(missing_ok=True)
@@ -35,5 +51,24 @@ def write_crash_report(exc: BaseException, directory: Path | None = None, keep: 
 
 
 def one_line_error(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    return redact_text(f"{type(exc).__name__}: {msg}")[:300]
+    """``Type: message`` on one line, secrets masked, every escape sequence and control
+    character made inert (an exception message may quote any data)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the crash
+        text = ""
+    msg = " ".join(text.split()) or type(exc).__name__
+    return one_line(_redact(f"{type(exc).__name__}: {msg}"), limit=300)
+
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE: an internal error (a bug), after its one-line reason
+
+
+def report(exc: BaseException, directory: Path | None = None) -> str:
+    """The one line a crashed command prints: the sanitized reason and where the redacted
+    report is."""
+    where = write_crash_report(exc, directory)
+    msg = f"cockpit: internal error: {one_line_error(exc)}"
+    if where is not None:
+        msg += f" (report: {one_line(where, 300)})"
+    return msg

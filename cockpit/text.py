@@ -116,3 +116,38 @@ def shorten(text: str, limit: int = 100) -> str:
     of trusted or already-escaped text, e.g. a command line in a journal detail)."""
     t = " ".join(text.split())
     return t if len(t) <= limit else t[: limit - 1] + "…"
+
+
+def _json_safe(v: object, depth: int = 0) -> object:
+    """``v`` with what JSON cannot hold made text: non-finite numbers, dates, other types."""
+    if isinstance(v, str | bool | int) or v is None:
+        return v
+    if isinstance(v, float):
+        return v if v == v and v not in (float("inf"), float("-inf")) else repr(v)
+    if depth > 64:
+        return "..."
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x, depth + 1) for x in v]
+    return str(v)
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    o = ord(m.group())
+    if o > 0xFFFF:  # a surrogate pair, as JSON writes code points above the BMP
+        o -= 0x10000
+        return f"\\u{0xD800 + (o >> 10):04x}\\u{0xDC00 + (o & 0x3FF):04x}"
+    return f"\\u{o:04x}"
+
+
+def json_line(obj: object, **kw: object) -> str:
+    """``obj`` as JSON for a terminal: text stays readable (UTF-8), but every dangerous
+    code point (C0, C1, DEL, bidi, zero-width and other format characters, line
+    separators) is a ``\\uXXXX`` escape, never raw; NaN, infinities and dates become
+    strings (strict JSON)."""
+    import json
+
+    text = json.dumps(_json_safe(obj), ensure_ascii=False, allow_nan=False, **kw)  # type: ignore[arg-type]
+    # JSON structure is ASCII: a dangerous character can only be inside a string.
+    return DANGEROUS_RE.sub(_json_escape, text)

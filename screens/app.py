@@ -46,10 +46,10 @@ from .widgets import (
 LABEL_STYLE = {
     "observation": "cyan", "decision": "bold magenta", "action": "bold green",
     "communication": "bold blue", "declared": "bold red", "status": "bold",
-    "role": "yellow", "health": "dim",
+    "role": "yellow", "health": "dim", "unreadable": "bold red",
 }
 SHORT_LABEL = {"observation": "obs", "decision": "decide", "communication": "comms",
-               "declared": "DECLARE"}
+               "declared": "DECLARE", "unreadable": "INVALID"}
 BANNER_STYLE = {BannerLevel.ERROR: "bold white on red", BannerLevel.WARNING: "bold black on yellow",
                 BannerLevel.INFO: "bold black on green"}
 # Refusals the engineer can act on: a warning toast, not an error.
@@ -323,15 +323,12 @@ class CockpitApp(App[int]):
         report to a 0600 file and say where it is, in one line; exit non-zero."""
         from rich.segment import Segments
 
-        from cockpit.crash import one_line_error, write_crash_report
+        from cockpit.crash import EXIT_INTERNAL, report
 
         exc = self._exception
         self.bell()
-        where = write_crash_report(exc) if exc is not None else None
-        msg = f"cockpit: internal error: {one_line_error(exc) if exc else 'unknown'}"
-        if where is not None:
-            msg += f" (report: {where})"
-        self._return_code = 1
+        msg = report(exc) if exc is not None else "cockpit: internal error: unknown"
+        self._return_code = EXIT_INTERNAL
         self._exit_renderables.append(Segments(self.console.render(Text(clean(msg)),
                                                                    self.console.options)))
         self._close_messages_no_wait()

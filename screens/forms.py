@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 
 from cockpit.incident.model import LIFECYCLE, NOTE_TYPES, ROLES
 from cockpit.plan import SEVERITIES
-from cockpit.text import one_line
+from cockpit.text import clean, one_line
 
 from .keys import bindings
 
@@ -180,8 +180,9 @@ class StatusForm(Form):
     def compose(self) -> ComposeResult:
         nxt = LIFECYCLE[LIFECYCLE.index(self.current) + 1:] if self.current in LIFECYCLE else []
         with Vertical() as v:
-            v.border_title = f"Incident status (now {self.current})"
-            yield OptionList(*[Option(s, id=s) for s in nxt], id="status", compact=True)
+            # the status is data (another writer's record): a Text, never markup
+            v.border_title = Text(f"Incident status (now {one_line(self.current, 20)})")
+            yield OptionList(*[Option(Text(s), id=s) for s in nxt], id="status", compact=True)
             yield from self.buttons("Set")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -226,7 +227,8 @@ class RoleForm(Form):
     def compose(self) -> ComposeResult:
         with Vertical() as v:
             v.border_title = "Assign or hand over a role"
-            now = ", ".join(f"{r}: {p}" for r, p in self.current.items()) or "none assigned"
+            now = ", ".join(f"{one_line(r, 20)}: {one_line(p, 60)}"
+                            for r, p in self.current.items()) or "none assigned"
             yield Static(Text(f"Now: {one_line(now, 200)}", style="dim"))
             yield Select([(r, r) for r in ROLES], value="commander", allow_blank=False, id="role", compact=True)
             yield Input(placeholder="who takes it", id="person", compact=True)
@@ -249,7 +251,9 @@ class UpdateForm(Form):
 
     def __init__(self, draft: str) -> None:
         super().__init__()
-        self.draft = draft
+        # Built from other writers' titles and notes: a TextArea renders control characters
+        # raw, so the draft is escaped here (and by draft_update) before it is shown.
+        self.draft = clean(draft, keep_newlines=True)
 
     def compose(self) -> ComposeResult:
         with Vertical() as v:
@@ -263,7 +267,8 @@ class UpdateForm(Form):
         ta.focus()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.query_one(TextArea).text)
+        # OSC 52 carries the text to the terminal: never an escape sequence inside it
+        self.app.copy_to_clipboard(clean(self.query_one(TextArea).text, keep_newlines=True))
         self.app.notify("Copied to the clipboard of your terminal (OSC 52).", timeout=3)
 
     def values(self) -> dict | None:
@@ -275,7 +280,8 @@ class UpdateForm(Form):
 
 
 LOG_KINDS = ("observation", "decision", "action", "communication", "declared", "status",
-             "role", "health", "started", "succeeded", "failed", "confirmed", "skipped")
+             "role", "health", "started", "succeeded", "failed", "confirmed", "skipped",
+             "unreadable")
 
 
 class SearchForm(Form):

@@ -125,7 +125,7 @@ class EntryScreen(CloseableModal):
             head.append(f"{self.mark.strip()}  ", style="bold red")
         head.append(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.ts)), style="dim")
         head.append(f"  {one_line(e.author, 40)}", style="bold")
-        head.append(f"  {one_line(e.kind, 40)} ({label})\n\n", style="cyan")
+        head.append(f"  {one_line(e.kind, 40)} ({one_line(label, 40)})\n\n", style="cyan")
         body = (e.data or {}).get("text") if isinstance((e.data or {}).get("text"), str) else text
         head.append(clean(body, keep_newlines=True, limit=20000) + "\n")
         t = Table(show_header=False, box=None, padding=(0, 1))

@@ -283,7 +283,8 @@ class RunbookScreen(Screen[None]):
             else:
                 try:
                     rendered = rb.render(step, params)
-                    t.append(clean(rendered.describe(), keep_newlines=True) + "\n", style="cyan")
+                    shown = self.session.runbooks.redact(rendered.describe())
+                    t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
                     if rendered.env_names:
                         t.append("environment: " + ", ".join(rendered.env_names) + "\n",
                                  style="dim")

@@ -316,8 +316,10 @@ class ClockPane(Vertical, can_focus=True):
             self._rows([], targets)
             return
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f" {incident.severity} ", style="bold white on red" if incident.severity in ("P0", "P1") else "bold")
-        t.append(f" {incident.status.upper()} ", style="bold")
+        # validated on read (cockpit.journal.validate); escaped all the same
+        t.append(f" {one_line(incident.severity, 4)} ",
+                 style="bold white on red" if incident.severity in ("P0", "P1") else "bold")
+        t.append(f" {one_line(incident.status, 12).upper()} ", style="bold")
         for role, short in (("commander", "IC"), ("communications", "comms"), ("scribe", "scribe")):
             who = incident.role(role)
             if who:
@@ -378,7 +380,8 @@ class TitleBar(Horizontal):
         inc = Text()
         if incident is not None and incident.active:
             inc.append(" │ ")
-            inc.append(f"INCIDENT {incident.severity} {incident.status.upper()}", style="bold red")
+            inc.append(f"INCIDENT {one_line(incident.severity, 4)} "
+                       f"{one_line(incident.status, 12).upper()}", style="bold red")
         self.cells["incident"].set(inc)
         self.cells["env"].set(Text(" │ " + one_line(environment, 80)))
 

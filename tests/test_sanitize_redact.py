@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,3 +68,82 @@ def test_an_unterminated_string_sequence_hides_nothing_after_it():
         "condition failed: status (0;X) == ok; slow: 900 ms"
     assert clean("a\x1bPb DB DOWN") == "ab DB DOWN"
     assert clean("x\x1b]0;title\x07y") == "xy"  # terminated: removed whole
+
+
+# ------------------------------------------------------------------ issue 17: DSN secrets
+
+DSN_FORMS = [  # (DSN, its secret values) in every form libpq reads
+    ("host=db user=app password=S3cr3tCanary", ["S3cr3tCanary"]),
+    ("host=db password='S3cr3t CanaryQ' user=app", ["S3cr3t CanaryQ"]),
+    ("host=db password = 'S3cr3t\\'CanaryQ2' user=app", ["S3cr3t'CanaryQ2"]),
+    ("host=db password=S3cr3t;Canary3 dbname=d", ["S3cr3t;Canary3"]),
+    ("host=/run/pg port=5432 sslpassword=SslCanary6 user=c", ["SslCanary6"]),
+    ("host=db password=PwCanary sslpassword='Ssl Canary7'", ["PwCanary", "Ssl Canary7"]),
+    ("postgresql://app:S3cr3tCanaryUrl@db:5432/x", ["S3cr3tCanaryUrl"]),
+    ("postgresql://app:p%40ssCanary@db/x?sslpassword=QueryCanary", ["p%40ssCanary", "p@ssCanary",
+                                                                     "QueryCanary"]),
+]
+
+
+@pytest.mark.parametrize("dsn,secrets", DSN_FORMS)
+def test_dsn_secrets_are_found_by_libpq_and_masked(dsn, secrets):
+    from cockpit.redact import dsn_secrets
+
+    assert dsn_secrets(dsn) == sorted(secrets)
+    shown = redact_dsn(dsn)
+    for s in secrets:
+        assert s not in shown, shown
+    assert MASK in shown
+    # what is left is still a DSN libpq reads, with only the secrets changed
+    from psycopg.conninfo import conninfo_to_dict
+
+    before, after = conninfo_to_dict(dsn), conninfo_to_dict(shown)
+    assert {k: v for k, v in before.items() if not k.endswith("password")} == {
+        k: v for k, v in after.items() if not k.endswith("password")}
+    assert all(v == MASK for k, v in after.items() if k.endswith("password"))
+
+
+def test_free_text_masks_quoted_and_ssl_passwords():
+    text = "x password='a b c' y sslpassword=\"d e\" z token: tok123 Bearer abcdefghij"
+    out = redact_text(text)
+    for s in ("a b c", "d e", "tok123", "abcdefghij"):
+        assert s not in out, out
+
+
+def test_held_secrets_of_a_config(tmp_path, monkeypatch):
+    """Every secret the cockpit holds: *_env, *_file, inline DSN forms, URL userinfo."""
+    from cockpit.config import load_config
+    from cockpit.secrets import held_secrets
+
+    monkeypatch.setenv("CANARY_ENV", "EnvCanary123")
+    (tmp_path / "pw").write_text("FileCanary456\nsecond line\n")
+    cfg = tmp_path / "cockpit.toml"
+    cfg.write_text(f"""
+[services.db]
+title = "DB"
+[[services.db.probes]]
+kind = "postgres"
+name = "a"
+dsn = "host=127.0.0.1 port=1 password='Quoted Canary13' sslpassword=SslCanary6"
+[[services.db.probes]]
+kind = "postgres"
+name = "b"
+dsn = "host=127.0.0.1 port=1"
+password_env = "CANARY_ENV"
+[[services.db.probes]]
+kind = "postgres"
+name = "c"
+dsn = "postgresql://u:UrlCanary789@127.0.0.1:1/db"
+password_file = "{tmp_path / 'pw'}"
+[services.web]
+title = "Web"
+[[services.web.probes]]
+kind = "http"
+name = "h"
+url = "http://user:HttpCanary42@127.0.0.1:1/health"
+token_env = "NOT_SET_ANYWHERE_17"
+""")
+    held = held_secrets(load_config(cfg))
+    assert set(held) == {"Quoted Canary13", "SslCanary6", "EnvCanary123", "UrlCanary789",
+                         "FileCanary456", "HttpCanary42"}
+    assert list(held) == sorted(held, key=lambda s: (-len(s), s))  # longest first

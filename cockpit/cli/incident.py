@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..incident.model import LIFECYCLE, NOTE_TYPES, ROLES
 from ..incident.store import IncidentError, IncidentStore
 from ..plan import SEVERITIES
-from ..text import one_line
+from ..text import json_line, one_line
 from ..timeutil import format_duration
 from ..timeutil import parse_when as _parse_when
 from .common import Commands, commands
@@ -32,10 +31,12 @@ def _run(fn, args) -> int:
     try:
         return fn(store, args)
     except IncidentError as e:
-        print(f"cockpit: {e}", file=sys.stderr)
+        print(f"cockpit: {one_line(str(e), 1000)}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"cockpit: {getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}", file=sys.stderr)
+        where = getattr(e, "filename", "") or args.state_dir
+        print(f"cockpit: {one_line(where, 500)}: {one_line(e.strerror or e, 300)}",
+              file=sys.stderr)
         return 2
     finally:
         store.close()
@@ -51,25 +52,25 @@ def _declare(store: IncidentStore, args) -> int:
                             f"{', '.join(sorted(known))})")
     impact = parse_when(args.impact_start, store.clock.now()) if args.impact_start else None
     iid = store.declare(args.title, args.severity, args.service or [], impact)
-    print(iid)
+    print(one_line(iid))
     return 0
 
 
 def _status(store: IncidentStore, args) -> int:
     store.set_status(args.incident, args.status)
-    print(f"{args.incident}: {args.status}")
+    print(f"{one_line(args.incident)}: {args.status}")
     return 0
 
 
 def _note(store: IncidentStore, args) -> int:
     e = store.note(args.incident, " ".join(args.text), args.type)
-    print(f"{args.incident}: {args.type} noted ({e.id})")
+    print(f"{one_line(args.incident)}: {args.type} noted ({one_line(e.id)})")
     return 0
 
 
 def _assign(store: IncidentStore, args) -> int:
     store.assign(args.incident, args.role, args.person)
-    print(f"{args.incident}: {args.role} is {one_line(args.person, 60)}")
+    print(f"{one_line(args.incident)}: {args.role} is {one_line(args.person, 60)}")
     return 0
 
 
@@ -79,17 +80,19 @@ def _list(store: IncidentStore, args) -> int:
     if args.json:
         for s in rows:
             st = s.state
-            print(json.dumps({"id": s.id, "title": st.title, "severity": st.severity,
-                              "status": st.status, "services": list(st.services),
-                              "declared_at": st.declared_at, "impact_start": st.impact_start,
-                              "roles": dict(st.roles)}, ensure_ascii=False))
+            # every control, bidi or zero-width character is a \\u escape
+            print(json_line({"id": s.id, "title": st.title, "severity": st.severity,
+                             "status": st.status, "services": list(st.services),
+                             "declared_at": st.declared_at, "impact_start": st.impact_start,
+                             "roles": dict(st.roles)}))
         return 0
     if not rows:
-        print(f"no incidents in {args.state_dir}")
+        print(f"no incidents in {one_line(args.state_dir, 500)}")
     for s in rows:
         st = s.state
         age = format_duration(now - (st.declared_at or now))
-        print(f"{s.id}  {st.severity} {st.status:<10} {age:>7} ago  {one_line(st.title, 80)}")
+        print(f"{one_line(s.id)}  {one_line(st.severity, 4)} {one_line(st.status, 10):<10} "
+              f"{age:>7} ago  {one_line(st.title, 80)}")
     return 0
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from ..journal.model import Entry, InvalidIncidentId, incident_dir
 from ..journal.reader import read_incident
+from ..journal.validate import is_unreadable
 from ..journal.verify import verify_incident
-from ..text import one_line
+from ..text import json_line, one_line
 from .common import Commands
 
 
@@ -26,27 +25,13 @@ def _fmt_ts(ts: float) -> str:
         return repr(ts)
 
 
-def _summary(data: dict[str, Any]) -> str:
-    for k in ("text", "message", "summary", "detail"):
-        v = data.get(k)
-        if isinstance(v, str):
-            rest = {x: y for x, y in data.items() if x != k}
-            return v + (" " + json.dumps(rest, ensure_ascii=False, sort_keys=True) if rest else "")
-    return json.dumps(data, ensure_ascii=False, sort_keys=True) if data else ""
-
-
-KNOWN = ("note", "incident.", "role.", "health", "step.")
-
-
 def format_entry(e: Entry) -> str:
-    """One readable line; the incident's own kinds in words, anything else as its data."""
+    """One readable line (every untrusted part escaped); an unreadable record as
+    "unreadable record from WRITER seq N: reason"."""
     from ..incident.log import describe
 
     mark = "" if e.verified else " [UNVERIFIED]"
-    if e.kind.startswith(KNOWN):
-        label, text = describe(e)
-    else:
-        label, text = e.kind, _summary(e.data)
+    label, text = describe(e)
     line = (f"{_fmt_ts(e.ts)} {one_line(e.author, 40)} {one_line(label, 40)}{mark}: "
             f"{one_line(text, 400)}")
     return line.rstrip(": ")
@@ -63,16 +48,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 2
     for note in res.notes:
         print(f"note: {one_line(note, limit=1000)}", file=sys.stderr)
-    if res.ok:
+    if not res.ok:
+        print(one_line(str(res.first_bad), limit=2000))
+        return 1
+    if res.clean:
         print(f"OK: {res.count} records in {res.files} journal files, chains intact")
-        if getattr(args, "heads", False):
-            # compare with the heads the writers sent to syslog (`journalctl -t dr-cockpit`):
-            # a cut-off tail or a deleted file shows as a head syslog has and the files lack
-            for writer, seq, digest in res.heads:
-                print(f"head {writer} seq={seq} head={digest}")
-        return 0
-    print(one_line(str(res.first_bad), limit=2000))
-    return 1
+    else:
+        print(f"chains intact: {res.count} records in {res.files} journal files, but:")
+        for line in res.unreadable:
+            print(one_line(line, limit=1000))
+        for line in res.authorship:
+            print(f"authorship not proven: {one_line(line, limit=1000)}")
+        n = len(res.unreadable)
+        print(f"NOT OK: {n} unreadable record{'' if n == 1 else 's'} (hash-valid but not "
+              f"well-formed: not folded into the incident)"
+              + (f", {len(res.authorship)} writer file(s) not proven to be by who they say"
+                 if res.authorship else ""))
+    if getattr(args, "heads", False):
+        # compare with the heads the writers sent to syslog (`journalctl -t dr-cockpit`):
+        # a cut-off tail or a deleted file shows as a head syslog has and the files lack
+        for writer, seq, digest in res.heads:
+            print(f"head {one_line(writer, 200)} seq={seq} head={one_line(digest, 80)}")
+    return 0 if res.clean else 1
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -92,13 +89,19 @@ def cmd_log(args: argparse.Namespace) -> int:
         if not args.json and not args.all and entry.kind == "session-start":
             continue  # bookkeeping of each writer process: --all shows it
         if args.json:
-            # ensure_ascii: every control or bidi character is a \\u escape, safe on a terminal
-            out.write(json.dumps(entry.as_json(), ensure_ascii=True, sort_keys=True) + "\n")
+            # every control, bidi or zero-width character is a \\u escape
+            out.write(json_line(entry.as_json(), sort_keys=True) + "\n")
         else:
             out.write(format_entry(entry) + "\n")
+    unreadable = sum(1 for e in res.entries if is_unreadable(e))
     for p in res.problems:
         _err(p)
-    return 1 if res.problems else 0
+    for p in res.authorship:
+        _err(f"authorship not proven: {p}")
+    if unreadable:
+        _err(f"{unreadable} unreadable record{'' if unreadable == 1 else 's'} (hash-valid but "
+             f"not well-formed; shown, not folded): `cockpit verify {args.incident}` lists them")
+    return 1 if res.problems or unreadable or res.authorship else 0
 
 
 def add_parsers(sub: Commands) -> None:

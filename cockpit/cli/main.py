@@ -102,7 +102,8 @@ def _load_config(args: argparse.Namespace, required: bool) -> Any:
 
 
 def run_ui(app_factory: Callable[[], Any]) -> int:
-    """Run a Textual app; an internal error (the app's return code 1) exits non-zero."""
+    """Run a Textual app; an internal error (the app's non-zero return code) exits
+    non-zero (``crash.EXIT_INTERNAL``)."""
     app = app_factory()
     result = app.run()
     code = app.return_code
@@ -149,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
         needs = NEEDS_CONFIG.get(args.command, False)
         config = _load_config(args, required=needs) if args.command != "demo" else None
+        if config is not None:
+            from ..crash import remember_secrets
+            from ..secrets import held_secrets
+
+            remember_secrets(held_secrets(config))  # masked in any crash report or line
         args.config_obj = config
         args.config = config
         args.state_dir = resolve_state_dir(getattr(args, "state_dir", None), config)
@@ -169,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as e:  # noqa: BLE001 - a bug: one sanitized line, never a traceback
+        from ..crash import EXIT_INTERNAL, report
+
+        print(report(e), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

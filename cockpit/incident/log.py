@@ -5,6 +5,7 @@ The text is untrusted (other writers): sanitize it to show it.
 
 from __future__ import annotations
 
+from ..journal.validate import UNREADABLE, unreadable_line
 from .model import EntryLike
 
 
@@ -12,6 +13,8 @@ def describe(e: EntryLike) -> tuple[str, str]:
     """A short label and a one-line description of an entry (untrusted: sanitize to show)."""
     d = e.data or {}
     k = e.kind
+    if k == UNREADABLE:
+        return "unreadable", unreadable_line(e)
     if k == "note":
         return str(d.get("type", "note")), str(d.get("text", ""))
     if k == "incident.declared":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..journal import Entry, Journal, list_incidents, read_incident
+from ..journal.validate import MAX_NAME
 from ..plan import SEVERITIES
 from ..timeutil import Clock, SystemClock
 from .fold import fold
@@ -139,6 +140,8 @@ class IncidentStore:
         person = " ".join(person.split())
         if not person:
             raise IncidentError("who takes the role?")
+        if len(person) > MAX_NAME:  # readers refuse longer ones (journal.validate)
+            raise IncidentError(f"a name of at most {MAX_NAME} characters")
         st = self._state_or_fail(incident_id, state)
         data = {"role": role, "person": person}
         previous = st.role(role)

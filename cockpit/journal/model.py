@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+# The kind of the entry that stands for a hash-valid record which is not well-formed
+# (``validate``): no writer can produce it, a written kind starts with a letter or digit.
+UNREADABLE = "?unreadable"
+
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
@@ -70,6 +74,16 @@ class Entry(NamedTuple):
         return f"{self.writer}:{self.seq}"
 
     def as_json(self) -> dict[str, Any]:
+        if self.kind == UNREADABLE:  # the record's own fields, and why it is unreadable
+            raw = self.data.get("record") or {}
+            u: dict[str, Any] = {"id": self.id, "writer": self.writer, "seq": self.seq, "ts": self.ts,
+                 **{k: raw[k] for k in ("kind", "author", "data") if k in raw},
+                 "hash": self.hash, "unreadable": self.data.get("reason", "")}
+            if "ts" in raw and raw["ts"] != self.ts:
+                u["record_ts"] = raw["ts"]
+            if not self.verified:
+                u["verified"] = False
+            return u
         d: dict[str, Any] = {
             "id": self.id, "writer": self.writer, "seq": self.seq, "ts": self.ts,
             "author": self.author, "kind": self.kind, "data": self.data, "hash": self.hash,
@@ -99,3 +113,5 @@ class ReadResult:
     problems: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # live writers with a record in flight
     recovered: list[str] = field(default_factory=list)  # torn tails moved to quarantine/
+    # shared mode: files whose entries are not proven to be by who they say (authorship)
+    authorship: list[str] = field(default_factory=list)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import validate
+from .authorship import owner_problem, shared_dir
 from .model import (
     Entry,
     ReadResult,
@@ -74,6 +76,7 @@ class FileScan:
     tail: int = 0  # bytes after valid_end that look like an unfinished record / zeros
     zero_tail: bool = False
     damage: tuple[int, int, str] | None = None  # (line, seq, reason) of the first damage
+    last_ts: float = 0.0  # ts of the last entry (an unreadable record's stand-in time)
 
     def problem(self) -> str | None:
         if self.damage is None:
@@ -82,17 +85,11 @@ class FileScan:
         return f"{self.path}:{line}: seq {seq}: {reason}"
 
 
-def _entry(writer: str, d: dict[str, Any], verified: bool = True) -> Entry:
-    data = d.get("data", {})
-    retry = d.get("retry_of")
-    kind, author, ts = d["kind"], d["author"], d["ts"]
-    if (
-        not isinstance(kind, str) or not isinstance(author, str) or not isinstance(data, dict)
-        or isinstance(ts, bool) or not isinstance(ts, int | float)
-        or not (retry is None or isinstance(retry, str))
-    ):
-        raise TypeError("field of the wrong type")
-    return Entry(writer, d["seq"], float(ts), author, kind, data, d["hash"], retry, verified)
+def _entry(writer: str, d: dict[str, Any], digest: str, verified: bool = True,
+           last_ts: float = 0.0) -> Entry:
+    """The entry of a hash-valid record: itself, or an unreadable entry saying why
+    (``validate``)."""
+    return validate.entry(writer, d, digest, verified=verified, last_ts=last_ts)
 
 
 def _check_fields(d: dict[str, Any], size: int, seq: int, prev: str, digest: str) -> str | None:
@@ -117,13 +114,14 @@ def scan(
     prev: str | None = None,
     seq: int = 0,
     keep_going: bool = True,
+    last_ts: float = 0.0,
 ) -> FileScan:
     """Scan ``buf``, the bytes of ``path`` from offset ``base`` (0: the whole file).
 
     ``prev``/``seq``/``line`` give the chain state at ``base`` (for incremental reads).
     """
     writer = path.name[:-5] if path.name.endswith(".toml") else path.name
-    fs = FileScan(path, writer, valid_end=base, line=line, seq=seq)
+    fs = FileScan(path, writer, valid_end=base, line=line, seq=seq, last_ts=last_ts)
     pos = 0
     if base == 0:
         fs.prev = genesis(incident_id, path.name)
@@ -174,6 +172,10 @@ def _fast(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
         tnew = tuple.__new__
         entries: list[Entry] = []
         append = entries.append
+        checkers = validate.CHECKERS  # kind -> its generated check (filled as kinds are met)
+        ts_min, ts_max = validate.TS_MIN, validate.TS_MAX
+        max_author = validate.MAX_AUTHOR
+        last_ts = fs.last_ts
         s = pos
         for d, (hs, end, _hexd) in zip(recs, bounds, strict=True):
             # d["hash"] was parsed from the very bytes the terminator regex matched
@@ -181,23 +183,31 @@ def _fast(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
             if not buf.startswith(RECORD_START, s) or "sha256:" + sha(mv[s:hs]).hexdigest() != digest:
                 return False
             seq += 1
+            if d["seq"] != seq or d["prev"] != prev or d["size"] != end - s:
+                return False  # the chain is broken: the slow path names the record
+            # Hash-valid: now well-formed? The usual case inline, anything else in full.
             ts, kind, author, data = d["ts"], d["kind"], d["author"], d["data"]
-            if (
-                d["seq"] != seq or d["prev"] != prev or d["size"] != end - s
-                or type(ts) is not float or type(kind) is not str
-                or type(author) is not str or type(data) is not dict or len(d) > 10
-            ):
-                return False
             retry = d.get("retry_of")
-            if retry is not None and type(retry) is not str:
-                return False
-            append(tnew(Entry, (writer, seq, ts, author, kind, data, digest, retry, True)))
+            check = checkers.get(kind) if type(kind) is str else None
+            if (
+                check is not None and type(ts) is float and ts_min <= ts <= ts_max
+                and type(author) is str and len(author) <= max_author
+                and type(data) is dict and len(d) <= 8 + (retry is not None)
+                and (retry is None or type(retry) is str) and check(data) is None
+            ):
+                append(tnew(Entry, (writer, seq, ts, author, kind, data, digest, retry, True)))
+                last_ts = ts
+            else:
+                e = validate.entry(writer, d, digest, last_ts=last_ts)
+                append(e)
+                last_ts = e.ts
             prev = digest
             s = end
     except Exception:
         return False
     start = last
     fs.entries.extend(entries)
+    fs.last_ts = last_ts
     fs.line += buf.count(b"\n", pos, start)
     fs.valid_end += start - pos
     fs.prev, fs.seq = prev, seq
@@ -230,13 +240,11 @@ def _slow(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
             reason = reason or f"not a valid record: {str(e).splitlines()[0] if str(e) else e!r}"
         if reason is None and d is not None:
             reason = _check_fields(d, len(rec), expect, fs.prev, digest)
-        if reason is None and d is not None:
-            try:
-                entry = _entry(fs.writer, d, verified=fs.damage is None)
-            except Exception as e:  # noqa: BLE001
-                reason = f"bad field: {e}"
-        if fs.damage is None and reason is None:
+        if fs.damage is None and reason is None and d is not None:
+            # the chain holds: a record that is not well-formed is an unreadable entry
+            entry = _entry(fs.writer, d, digest, last_ts=fs.last_ts)
             fs.entries.append(entry)
+            fs.last_ts = entry.ts
             fs.prev, fs.seq = digest, expect
             fs.valid_end = base + end
             fs.line = line + rec.count(b"\n")
@@ -247,16 +255,12 @@ def _slow(buf: bytes, fs: FileScan, pos: int, bounds: list[tuple[int, int, bytes
                 if not keep_going:
                     return
             # after damage: show what still parses, unverified
-            if d is not None:
-                try:
-                    fs.entries.append(_entry(fs.writer, d, verified=False))
-                except Exception:  # noqa: BLE001
-                    pass
+            if isinstance(d, dict) and isinstance(d.get("hash"), str):
+                entry = _entry(fs.writer, d, d["hash"], verified=False, last_ts=fs.last_ts)
+                fs.entries.append(entry)
+                fs.last_ts = entry.ts
         line += rec.count(b"\n")
         start = end
-    if fs.damage is not None and start < len(buf):
-        # bytes after the last terminator of a damaged file: not a tail we may cut
-        pass
 
 
 def _classify_tail(rest: bytes, fs: FileScan) -> None:
@@ -346,31 +350,34 @@ class _FileState:
     live: bool = False
     recovered: str | None = None
     note: str | None = None
+    owner: int | None = None  # uid owning the file
 
 
 def read_file(path: Path, incident_id: str, *, recover: bool = False) -> _FileState:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        fst = os.fstat(fd)
+        if not stat.S_ISREG(fst.st_mode):
             fs = FileScan(path, path.name)
             fs.damage = (1, 0, "not a regular file")
-            return _FileState(fs)
+            return _FileState(fs, owner=fst.st_uid)
         buf = _read_all(fd)
         fs = scan(buf, path, incident_id)
         if fs.damage is not None or not fs.tail:
-            return _FileState(fs)
+            return _FileState(fs, owner=fst.st_uid)
         if _writer_alive(fd):
-            return _FileState(fs, live=True)
+            return _FileState(fs, live=True, owner=fst.st_uid)
         # The writer is gone (we hold its lock now): the file cannot grow any more.
         os.lseek(fd, 0, os.SEEK_SET)
         buf = _read_all(fd)
         fs = scan(buf, path, incident_id)
         if fs.damage is not None or not fs.tail:
-            return _FileState(fs)
+            return _FileState(fs, owner=fst.st_uid)
         what = "NUL bytes" if fs.zero_tail else "an unfinished record"
         desc = f"{path}:{fs.line}: {fs.tail} bytes of {what} at offset {fs.valid_end}"
         if not recover:
-            return _FileState(fs, note=f"{desc} (torn tail; recovery will quarantine it)")
+            return _FileState(fs, note=f"{desc} (torn tail; recovery will quarantine it)",
+                              owner=fst.st_uid)
         try:
             q = _quarantine(path, fs.valid_end, buf[fs.valid_end:], path.parent.parent)
             wfd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -380,9 +387,10 @@ def read_file(path: Path, incident_id: str, *, recover: bool = False) -> _FileSt
             finally:
                 os.close(wfd)
         except OSError as e:
-            return _FileState(fs, note=f"{desc}: could not recover: {e.strerror or e}")
+            return _FileState(fs, note=f"{desc}: could not recover: {e.strerror or e}",
+                              owner=fst.st_uid)
         fs.tail, fs.zero_tail = 0, False
-        return _FileState(fs, recovered=f"{desc} moved to {q}")
+        return _FileState(fs, recovered=f"{desc} moved to {q}", owner=fst.st_uid)
     finally:
         os.close(fd)
 
@@ -443,6 +451,7 @@ def _read_incident(state_dir: Path, incident_id: str, recover: bool,
                    on_recovered: Callable[[str], None] | None) -> ReadResult:
     res = ReadResult()
     entries: list[Entry] = []
+    shared = shared_dir(journal_dir(state_dir, incident_id))
     for path in journal_files(state_dir, incident_id):
         try:
             st = read_file(path, incident_id, recover=recover)
@@ -450,6 +459,10 @@ def _read_incident(state_dir: Path, incident_id: str, recover: bool,
             res.problems.append(f"{path}:1: cannot read: {e.strerror or e}")
             continue
         entries.extend(st.scan.entries)
+        if shared and st.owner is not None:
+            who = owner_problem(path, st.owner, st.scan.entries)
+            if who:
+                res.authorship.append(who)
         p = st.scan.problem()
         if p:
             res.problems.append(p)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import check_incident_id, incident_dir
+from .authorship import owner_problem, shared_dir
+from .model import check_incident_id, incident_dir, journal_dir
 from .reader import _no_gc, journal_files, read_file
+from .validate import is_unreadable, unreadable_line
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ class VerifyResult:
     first_bad: BadRecord | None = None
     notes: list[str] = field(default_factory=list)  # pending / torn tails (not damage)
     heads: list[tuple[str, int, str]] = field(default_factory=list)  # (writer, seq, hash)
+    # hash-valid records that are not well-formed: "unreadable record from W seq N: why"
+    unreadable: list[str] = field(default_factory=list)
+    # shared mode: writer files whose owner is not the account their session-start names
+    authorship: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """Chains intact, every record well-formed, every writer who it says it is."""
+        return self.ok and not self.unreadable and not self.authorship
 
 
 def verify_incident(state_dir: Path, incident_id: str) -> VerifyResult:
@@ -47,6 +58,7 @@ def _verify(state_dir: Path, incident_id: str) -> VerifyResult:
         return VerifyResult(False, first_bad=BadRecord(
             incident_dir(Path(state_dir), incident_id), 0, 0, "no such incident"))
     res = VerifyResult(True)
+    shared = shared_dir(journal_dir(Path(state_dir), incident_id))
     for path in journal_files(Path(state_dir), incident_id):
         res.files += 1
         try:
@@ -57,6 +69,11 @@ def _verify(state_dir: Path, incident_id: str) -> VerifyResult:
             return res
         fs = st.scan
         res.count += fs.seq if fs.damage is None else len([e for e in fs.entries if e.verified])
+        res.unreadable += [unreadable_line(e) for e in fs.entries if is_unreadable(e)]
+        if shared and st.owner is not None:
+            problem = owner_problem(path, st.owner, fs.entries)
+            if problem:
+                res.authorship.append(problem)
         if fs.damage is not None:
             line, seq, reason = fs.damage
             res.ok = False

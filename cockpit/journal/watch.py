@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import validate
+from .authorship import owner_problem, shared_dir
 from .model import Entry, check_incident_id, is_journal_file, journal_dir
 from .reader import merge, scan
 
@@ -28,6 +30,9 @@ class _Cursor:
     seq: int = 0
     ino: int = -1
     damaged: bool = False
+    last_ts: float = 0.0
+    start: Entry | None = None  # the file's session-start (authorship checks)
+    flagged: bool = False  # an authorship problem was reported
 
 
 class Follower:
@@ -38,6 +43,9 @@ class Follower:
         self._cursors: dict[str, _Cursor] = {}
         self._seen: set[str] = set()
         self.problems: list[str] = []
+        # shared mode: files whose entries are not proven to be by who they say
+        self.authorship: list[str] = []
+        self._shared: bool | None = None
         self._lock = threading.Lock()
 
     def poll(self) -> list[Entry]:
@@ -53,6 +61,8 @@ class Follower:
         except FileNotFoundError:
             return []
         new: list[Entry] = []
+        if self._shared is None:
+            self._shared = shared_dir(self.dir)
         for name in names:
             cur = self._cursors.setdefault(name, _Cursor())
             if cur.damaged:
@@ -78,7 +88,7 @@ class Follower:
             finally:
                 os.close(fd)
             fs = scan(buf, path, self.incident_id, base=cur.offset, line=cur.line,
-                      prev=cur.prev, seq=cur.seq, keep_going=False)
+                      prev=cur.prev, seq=cur.seq, keep_going=False, last_ts=cur.last_ts)
             seen = self._seen
             for entry in fs.entries:
                 if entry.verified:
@@ -87,6 +97,14 @@ class Follower:
                         seen.add(eid)
                         new.append(entry)
             cur.offset, cur.line, cur.prev, cur.seq = fs.valid_end, fs.line, fs.prev, fs.seq
+            cur.last_ts = fs.last_ts
+            if self._shared and not cur.flagged and fs.entries:
+                who = owner_problem(path, st.st_uid, fs.entries, cur.start)
+                if cur.start is None:
+                    cur.start = fs.entries[0]
+                if who:
+                    cur.flagged = True
+                    self.authorship.append(who)
             if fs.damage is not None:
                 self.problems.append(fs.problem() or f"{path}: damaged")
                 cur.damaged = True
@@ -173,11 +191,11 @@ def preview_tail(state_dir: Path, incident_id: str, per_file: int = 48 * 1024) -
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
             continue
         writer = name[:-5]
+        last_ts = 0.0
         for r in doc.get("entry", []):
-            try:
-                out.append(Entry(writer, int(r["seq"]), float(r["ts"]), str(r["author"]),
-                                 str(r["kind"]), dict(r.get("data", {})), str(r["hash"]),
-                                 r.get("retry_of"), False))
-            except (KeyError, TypeError, ValueError):
+            if not isinstance(r, dict) or not isinstance(r.get("hash"), str):
                 continue
+            e = validate.entry(writer, r, r["hash"], verified=False, last_ts=last_ts)
+            last_ts = e.ts
+            out.append(e)
     return merge(out)

@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import fcntl
-import getpass
 import os
-import pwd
 import re
 import secrets
 import socket
@@ -28,6 +26,7 @@ from typing import Any
 
 from .. import __version__
 from . import record
+from .authorship import process_account
 from .model import Entry, JournalWriteError, Unsaved, check_incident_id, incident_dir
 from .perms import check_mode, ensure_dir, ensure_tree, file_mode, fsync_dir
 
@@ -35,16 +34,9 @@ _KIND = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 
 
 def default_author() -> str:
-    user = os.environ.get("SUDO_USER")
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001
-        try:
-            return pwd.getpwuid(os.getuid()).pw_name
-        except KeyError:
-            return f"uid{os.getuid()}"
+    """The account of this process (``authorship.process_account``): the real uid's
+    name, ``SUDO_USER`` only when the real uid is root; never ``$USER``."""
+    return process_account()
 
 
 def _host() -> str:
@@ -161,7 +153,10 @@ class Journal:
         self._prev = record.genesis(self.incident_id, path.name)
         self._header_pending = True
         self.append("session-start", {
-            "user": default_author(), "uid": os.getuid(), "host": socket.gethostname(),
+            # who writes this file: readers of a shared directory check it against the
+            # file's owner (authorship.owner_problem)
+            "user": self.author, "uid": os.getuid(), "euid": os.geteuid(),
+            "host": socket.gethostname(),
             "pid": os.getpid(), "boot_id": _boot_id(), "mono_ns": time.monotonic_ns(),
             "app": f"cockpit {__version__}", "incident": self.incident_id, "mode": self.mode,
         })

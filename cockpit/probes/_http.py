@@ -104,10 +104,22 @@ def _peer_cert_expiry(resp: httpx.Response) -> float | None:
     return None
 
 
+# The most a probe reads of an answer body (``max_body`` may not be set above it): a probe
+# holds the body in memory, and a health answer is small.
+MAX_BODY_LIMIT = 16 * 1024 * 1024
+
+
+def check_max_body(v: int) -> str | None:
+    return None if v <= MAX_BODY_LIMIT else (
+        f"at most {MAX_BODY_LIMIT} bytes (16 MiB): a probe holds the answer in memory")
+
+
 async def fetch(url: str, *, deadline: float, method: str = "GET", headers: dict[str, str] | None = None,
                 verify: bool = True, ca_file: str | None = None, max_body: int = 1 << 20,
                 follow_redirects: bool = False, content: bytes | None = None) -> Response:
-    """One request, one attempt, body read up to ``max_body`` bytes. Raises ProbeError."""
+    """One request, one attempt, body read up to ``max_body`` bytes (never more than
+    ``MAX_BODY_LIMIT``). Raises ProbeError."""
+    max_body = max(1, min(int(max_body), MAX_BODY_LIMIT))
     t0 = time.monotonic()
     step = max(0.05, deadline)  # per-read; the overall deadline is enforced outside
     timeout = httpx.Timeout(connect=min(deadline, 2.0), read=step, write=step, pool=step)

@@ -326,9 +326,13 @@ async def run_probe(target: ProbeTarget, deadline: float | None = None,
                               error=f"unknown probe kind {target.kind!r}: {_msg(e)}",
                               error_class=CONFIG), started, secrets)
     try:
+        # inline secrets first: a misconfigured *_env must not leave a DSN password bare
+        from ..secrets import inline_secrets
+
+        secrets = inline_secrets(target.options)
         if target.secrets is None:
             target = replace(target, secrets=resolve_secrets(target.options))
-        secrets = [s for s in (target.secrets or {}).values() if s]
+        secrets += [s for s in (target.secrets or {}).values() if s]
         async with asyncio.timeout(deadline):
             res = await mod.probe(target, deadline, now)
         if not isinstance(res, ProbeResult):

@@ -25,7 +25,8 @@ OPTIONS: dict[str, schema.Field] = {
     "lag_fail": schema.Field("int", default=21, minimum=0, help="core - history ledgers for FAIL"),
     "check_health": schema.Field("bool", default=True, help="also GET /health"),
     "network_passphrase": schema.Field("str", help="expected network passphrase"),
-    "max_body": schema.Field("int", default=256 * 1024, minimum=1),
+    "max_body": schema.Field("int", default=256 * 1024, minimum=1,
+                             check=_http.check_max_body),
     **_http.TLS_FIELDS,
 }
 

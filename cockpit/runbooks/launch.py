@@ -215,13 +215,18 @@ class _Prepared:
     run: str
     cwd: str
     env: dict[str, str]
+    secrets: tuple[str, ...] = ()  # masked in the output: secret params and ``mask``
 
 
 def _prepare(state_dir: Path, incident_id: str, runbook: Runbook, step: Step, kind: str,
              n: int | str, params: Mapping[str, Any],
-             extra_env: Mapping[str, str] | None) -> _Prepared:
+             extra_env: Mapping[str, str] | None, mask: Sequence[str] = ()) -> _Prepared:
     """The one preparation of every run kind (step, rollback, verify, dry run): render the
-    command, check it, name the run, pick its directory and build its environment."""
+    command, check it, name the run, pick its directory and build its environment.
+
+    ``mask``: every other secret the cockpit holds (``cockpit.secrets.held_secrets``): the
+    output is masked with them too, and a command line that would carry one is refused
+    (argv, the working directory and the ssh host are journaled and readable in /proc)."""
     target = _target(step, kind)
     spec = target.command if not isinstance(target, Step) else step.command
     if spec is not None:  # the policy the loader applied, applied again to what runs
@@ -233,11 +238,17 @@ def _prepare(state_dir: Path, incident_id: str, runbook: Runbook, step: Step, ki
             raise StepError(f"{runbook.id}/{step.id}: {problem}")
     rendered = runbook.render(target, params)
     check_argv(rendered.argv)
+    shown = "\0".join([*rendered.argv, rendered.cwd or "", rendered.remote or ""])
+    if any(s and s in shown for s in mask):
+        raise StepError(f"{runbook.id}/{step.id}: its command line would carry a secret of "
+                        "cockpit.toml (a password or token the probes use): refused. Pass it "
+                        "in env through a secret parameter.")
     run = run_id(runbook.id, step.id, kind, n)
     cwd = rendered.cwd or str(work_dir(state_dir, incident_id, run))
     env = command_env(rendered, run_marker(incident_id, run), extra_env)
+    secrets = tuple(dict.fromkeys([*rendered.secrets, *(s for s in mask if s)]))
     return _Prepared(state_dir, incident_id, runbook, step, kind, n, target, rendered, run,
-                     cwd, env)
+                     cwd, env, secrets)
 
 
 def start(
@@ -255,6 +266,7 @@ def start(
     attempt: int | None = None,
     confirmation: str | None = None,
     state: StepState | None = None,
+    mask: Sequence[str] = (),
 ) -> StartedRun | ClaimedBy | DryRun:
     """Start a step's command under a detached supervisor (or dry-run it).
 
@@ -270,7 +282,8 @@ def start(
     state_dir = Path(state_dir)
     step_obj, st = _step_and_state(state_dir, incident_id, runbook, step, state)
     nxt = st.attempt + 1
-    prep = _prepare(state_dir, incident_id, runbook, step_obj, "step", nxt, params, extra_env)
+    prep = _prepare(state_dir, incident_id, runbook, step_obj, "step", nxt, params, extra_env,
+                    mask)
     if dry_run:  # shows what would run; allowed in any state, runs nothing
         return _dry_run(prep, st, journal=journal, mode=mode, author=author)
     ok, why = _steps.can_start(st)
@@ -327,13 +340,13 @@ def _launch(prep: _Prepared, c: Claim, *, author: str, mode: str, journal: Journ
         attempt=step_attempt, kind_attempt=prep.n if isinstance(prep.n, int) else 0,
         argv=tuple(prep.rendered.argv), cwd=prep.cwd, default_cwd=not prep.rendered.cwd,
         timeout=float(prep.rendered.timeout), env_names=tuple(sorted(prep.env)),
-        n_secrets=len(prep.rendered.secrets), output=output_rel(c.run), claim=str(c.path),
+        n_secrets=len(prep.secrets), output=output_rel(c.run), claim=str(c.path),
         grace=GRACE, remote=prep.rendered.remote or "", marker=prep.env.get(RUN_ID_VAR, ""),
         expect_exit=verify.expect_exit if verify else 0,
         expect_output=(verify.expect_output or "") if verify else "",
     )
     try:
-        proc = _spawn(job, c, prep.env, prep.rendered.secrets, runs, mode)
+        proc = _spawn(job, c, prep.env, prep.secrets, runs, mode)
     except OSError as e:
         # Nothing ran: say so definitively (not "in doubt") and free the claim.
         with contextlib.suppress(OSError), \
@@ -366,13 +379,14 @@ def start_rollback(
     extra_env: Mapping[str, str] | None = None,
     journal: Journal | None = None,
     confirmation: str | None = None,
+    mask: Sequence[str] = (),
 ) -> StartedRun | ClaimedBy | DryRun:
     """Run a step's rollback under a supervisor (claimed like a step run)."""
     state_dir = Path(state_dir)
     step_obj, st = _step_and_state(state_dir, incident_id, runbook, step)
     n = st.rollback_attempt + 1
     prep = _prepare(state_dir, incident_id, runbook, step_obj, "rollback", n, params,
-                    extra_env)
+                    extra_env, mask)
     if dry_run:
         return _dry_run(prep, st, journal=journal, mode=mode, author=author)
     ok, why = _steps.can_rollback(st, step_obj)
@@ -395,15 +409,15 @@ def start_rollback(
 # ------------------------------------------------------------------ verify
 
 def _verify_prep(state_dir: Path, incident_id: str, runbook: Runbook, step: Step | str,
-                 params: Mapping[str, Any], extra_env: Mapping[str, str] | None
-                 ) -> tuple[_Prepared, StepState]:
+                 params: Mapping[str, Any], extra_env: Mapping[str, str] | None,
+                 mask: Sequence[str] = ()) -> tuple[_Prepared, StepState]:
     step_obj, st = _step_and_state(Path(state_dir), incident_id, runbook, step)
     if step_obj.verify is not None and step_obj.verify.command is not None \
             and st.state == _steps.RUNNING:
         raise StepError(f"{runbook.id}/{step_obj.id}: the command is still running")
     n = f"{st.attempt}-{_secrets.token_hex(3)}"  # every verify is a new run
     return _prepare(Path(state_dir), incident_id, runbook, step_obj, "verify", n, params,
-                    extra_env), st
+                    extra_env, mask), st
 
 
 def start_verify(
@@ -417,10 +431,11 @@ def start_verify(
     mode: str = "personal",
     journal: Journal | None = None,
     extra_env: Mapping[str, str] | None = None,
+    mask: Sequence[str] = (),
 ) -> StartedRun:
     """Run a step's verify command under a detached supervisor (for long verifies); the
     supervisor journals ``step.verify_passed`` / ``step.verify_failed``."""
-    prep, st = _verify_prep(state_dir, incident_id, runbook, step, params, extra_env)
+    prep, st = _verify_prep(state_dir, incident_id, runbook, step, params, extra_env, mask)
     c = claim(Path(state_dir), incident_id, runbook.id, prep.step.id, prep.n, author, mode,
               kind="verify")
     assert isinstance(c, Claim)  # the name is unique

@@ -25,6 +25,7 @@ from .model import (
     Step,
     Verify,
 )
+from .params import secret_source
 from .template import placeholders, shell_placeholder_problems, template_problem
 
 
@@ -53,6 +54,7 @@ class _Loader:
         _fix_lines(self.v.lines)
         self.param_names: set[str] = set()
         self.secret_names: set[str] = set()
+        self.secret_by_rule: set[str] = set()  # from_config takes a secret part
 
     def err(self, path: KeyPath, msg: str) -> None:
         self.v.error(path, msg)
@@ -116,9 +118,15 @@ class _Loader:
             except re.error as e:
                 self.err((*path, "pattern"), f"invalid regular expression: {e}")
                 pattern = None
+        secret = bool(d.get("secret"))
+        if not secret and secret_source(d.get("from_config")):
+            # secret by rule: a password from cockpit.toml never reaches argv, the journal
+            # or the screen, whether the runbook says secret = true or not
+            secret = True
+            self.secret_by_rule.add(name)
         p = Param(name=name, type=typ, description=d.get("description") or "",
                   default=None, from_config=d.get("from_config"), choices=choices,
-                  pattern=pattern, secret=bool(d.get("secret")), line=self.line(path))
+                  pattern=pattern, secret=secret, line=self.line(path))
         default = d.get("default")
         if default is not None and not (typ == "enum" and not choices):
             try:
@@ -215,13 +223,18 @@ class _Loader:
                     ok = False
                 elif ph in self.secret_names and not is_env:
                     self.err(kp, f"secret parameter {{{ph}}} may only be used in env (argv is "
-                                 "readable by every user in /proc)")
+                                 f"readable by every user in /proc){self._why_secret(ph)}")
                     ok = False
                 elif ph in self.secret_names and spec.remote:
                     self.err(kp, f"secret parameter {{{ph}}} cannot be sent to a remote step "
-                                 "(it would be on the remote command line)")
+                                 f"(it would be on the remote command line){self._why_secret(ph)}")
                     ok = False
         return spec if ok else None
+
+    def _why_secret(self, name: str) -> str:
+        if name in self.secret_by_rule:
+            return "; it is secret by rule: its from_config takes a secret of cockpit.toml"
+        return ""
 
     def step(self, raw: dict[str, Any], path: KeyPath, rb: dict[str, Any],
              scenario_ids: set[str]) -> Step | None:

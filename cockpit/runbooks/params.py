@@ -19,8 +19,24 @@ PARAM_TYPES = ("str", "int", "bool", "duration", "enum", "path", "host", "port")
 FROM_CONFIG_RE = re.compile(
     r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*(?:#(?:host|port|dbname|user|password|scheme|path))?\Z"
 )
+# A key (or DSN part) holding a secret: ``#password``, ``...password``, ``...token`` ...
+# (``*_env`` and ``*_file`` keys name where a secret is, they are not one).
+_SECRET_KEY = re.compile(r"(?:password|passwd|pwd|token|secret|secret_key|access_key|api_key|"
+                         r"apikey|credentials?)\Z", re.IGNORECASE)
 _HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _HOST_RE = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?\Z")
+
+
+def secret_source(from_config: str | None) -> bool:
+    """True when ``from_config`` takes a secret part of the configuration: a parameter
+    drawn from it is secret by rule (env only, masked everywhere)."""
+    if not from_config:
+        return False
+    path, _, part = from_config.partition("#")
+    if part:
+        return part == "password"
+    last = path.rsplit(".", 1)[-1]
+    return bool(_SECRET_KEY.search(last)) and not last.endswith(("_env", "_file"))
 
 
 def coerce(p: Param, value: Any) -> str:

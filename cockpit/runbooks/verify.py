@@ -4,7 +4,7 @@ process (a probe verify is the health layer's: ``state.record_verify``)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,12 +56,13 @@ def run_verify(
     mode: str = "personal",
     journal: Journal | None = None,
     extra_env: Mapping[str, str] | None = None,
+    mask: Sequence[str] = (),
 ) -> VerifyResult:
     """Run a step's verify command in this process (blocking: call it off the UI thread),
     with its timeout, and journal ``step.verify_passed`` / ``step.verify_failed``.
     Probe verifies belong to the health layer: record them with ``state.record_verify``."""
     state_dir = Path(state_dir)
-    prep, st = _verify_prep(state_dir, incident_id, runbook, step, params, extra_env)
+    prep, st = _verify_prep(state_dir, incident_id, runbook, step, params, extra_env, mask)
     assert isinstance(prep.target, Verify)
     out_dir = ensure_sub(state_dir, incident_id, "outputs", mode)
     if not prep.rendered.cwd:
@@ -73,7 +74,7 @@ def run_verify(
     try:
         res = run_command(prep.rendered.argv, env=prep.env, out_fd=fd,
                           timeout=prep.rendered.timeout, cwd=prep.cwd,
-                          secrets=prep.rendered.secrets, capture=VERIFY_CAPTURE,
+                          secrets=prep.secrets, capture=VERIFY_CAPTURE,
                           marker=prep.env[RUN_ID_VAR])
         os.fsync(fd)
     finally:

@@ -31,6 +31,7 @@ from ..incident.fold import Folder
 from ..incident.model import EntryLike, IncidentState, SimEntry
 from ..incident.store import IncidentError, IncidentStore
 from ..journal import Follower, Journal, JournalWriteError, default_author
+from ..journal.validate import is_unreadable, unreadable_line
 from ..journal.watch import preview_tail
 from ..probes.scheduler import Scheduler, anchors_from_config, from_config
 from ..text import one_line
@@ -79,6 +80,10 @@ class LiveSession:
         self._state: IncidentState | None = None
         self._pending: list[SimEntry] = []
         self._follow_problems: list[str] = []
+        # hash-valid records that are not well-formed (shown, never folded), and writer
+        # files not proven to be by who they say (shared mode)
+        self._unreadable: list[Any] = []
+        self._authorship: list[str] = []
         self._journal_notice: tuple[float, str] | None = None
         self._probe_error: str | None = None
         # --- health (the probe thread replaces _health; readers take the reference)
@@ -146,6 +151,20 @@ class LiveSession:
             out.append(Banner("journal-ok", BannerLevel.INFO, notice[1]))
         with self._lock:
             problems = list(self._follow_problems)
+            unreadable, authorship = list(self._unreadable), list(self._authorship)
+        if unreadable:
+            n = len(unreadable)
+            out.append(Banner("unreadable", BannerLevel.WARNING, (
+                f"{n} UNREADABLE RECORD{'' if n == 1 else 'S'} in this incident (hash-valid, "
+                f"not well-formed: shown in the log, not counted): the last is an "
+                f"{unreadable_line(unreadable[-1])}. `cockpit verify {self.incident_id}` "
+                "lists them.")))
+        if authorship:
+            more = f" (and {len(authorship) - 1} more)" if len(authorship) > 1 else ""
+            out.append(Banner("authorship", BannerLevel.ERROR, (
+                f"WHO WROTE IT IS NOT PROVEN: {one_line(authorship[-1], 200)}{more}. Its "
+                "entries are shown as written; `cockpit verify "
+                f"{self.incident_id}` lists every writer file in question.")))
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             out.append(Banner("follower", BannerLevel.ERROR, (
@@ -187,6 +206,7 @@ class LiveSession:
             with self._lock:
                 self.incident_id, self._follower, self._entries = None, None, []
                 self._folder, self._state, self._follow_problems = Folder(), None, []
+                self._unreadable, self._authorship = [], []
             self._changed()
             return
         # A big incident takes a second to load and verify: show its newest entries first
@@ -211,6 +231,8 @@ class LiveSession:
             self.incident_id, self._follower, self._entries = incident_id, follower, entries
             self._folder, self._state, self._loading = folder, state, False
             self._follow_problems = list(follower.problems)
+            self._unreadable = [e for e in entries if is_unreadable(e)]
+            self._authorship = list(follower.authorship)
             self._health_written = {}
         self._changed()
 
@@ -225,13 +247,16 @@ class LiveSession:
         with self._lock:
             if follower is not self._follower:
                 return False
+            changed = False
             if follower.problems != self._follow_problems:
                 self._follow_problems = list(follower.problems)
                 changed = True
-            else:
-                changed = False
+            if follower.authorship != self._authorship:
+                self._authorship = list(follower.authorship)
+                changed = True
             if not new:
                 return changed
+            self._unreadable.extend(e for e in new if is_unreadable(e))
             key = lambda e: (e.ts, e.writer, e.seq)  # noqa: E731
             if not self._entries or key(new[0]) >= key(self._entries[-1]):
                 self._entries.extend(new)  # the usual case: later than all we have
@@ -285,7 +310,8 @@ class LiveSession:
                         break  # we switched incident
                     if self._merge(follower, batch):
                         changed()
-                if self._follower is follower and follower.problems != self._follow_problems:
+                if self._follower is follower and (follower.problems != self._follow_problems
+                                                   or follower.authorship != self._authorship):
                     self._merge(follower, [])
                     changed()
         finally:

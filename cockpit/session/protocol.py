@@ -127,6 +127,11 @@ class Runbooks(Protocol):
 
     def states(self, runbook_id: str) -> dict[tuple[str, str], StepState]: ...
 
+    def redact(self, text: str) -> str:
+        """``text`` with every secret the session holds masked (a command shown before it
+        runs may carry a value drawn from the configuration)."""
+        ...
+
     def output(self, state: StepState) -> StepOutput | None: ...
 
     def execute(self, runbook: Runbook, step: Step, params: Mapping[str, Any],

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..health import Status
 from ..incident.store import IncidentError
 from ..journal import Journal, incident_dir
+from ..redact import redact_text
 from ..runbooks import Runbook, Step, collect_library
 from ..runbooks import state as S
 from ..runbooks.claims import ClaimedBy, alive_checker
@@ -23,6 +24,7 @@ from ..runbooks.library import builtin_dir
 from ..runbooks.process import display_tail, tail_bytes
 from ..runbooks.state import StepState
 from ..runbooks.verify import run_verify
+from ..secrets import held_secrets, mask_bytes
 from ..text import one_line
 from .protocol import RunbookLibrary, StepOutput, StepResult
 
@@ -88,7 +90,9 @@ class LiveSteps:
         if not rel:
             return None
         path = incident_dir(self.session.state_dir, iid) / rel
-        data = tail_bytes(path, OUTPUT_TAIL)
+        # masked again for the screen: an output saved before a secret was known, or by a
+        # run that did not know it, never shows it
+        data, _ = mask_bytes(tail_bytes(path, OUTPUT_TAIL), self.held_secrets())
         try:
             size = state.output.bytes if state.output is not None else path.stat().st_size
         except OSError:
@@ -96,9 +100,18 @@ class LiveSteps:
         sha = state.output.sha256 if state.output is not None else ""
         return StepOutput(rel, size, sha, display_tail(data))
 
+    def redact(self, text: str) -> str:
+        return redact_text(text, self.held_secrets())
+
+    def held_secrets(self) -> tuple[str, ...]:
+        """Every secret of the configuration (probe passwords, tokens, keys): masked in
+        every step's output, refused on a command line."""
+        return held_secrets(self.session.config)
+
     def _common(self) -> dict[str, Any]:
         j = self._journal()
-        return {"author": j.author, "mode": self.session.store.mode, "journal": j}
+        return {"author": j.author, "mode": self.session.store.mode, "journal": j,
+                "mask": self.held_secrets()}
 
     def _refuse_destructive_if_broken(self, token: str) -> None:
         j = self.session.store.opened_journal(self._incident())
@@ -184,6 +197,9 @@ class DemoSteps:
 
     def states(self, runbook_id: str) -> dict[tuple[str, str], StepState]:
         return {}
+
+    def redact(self, text: str) -> str:
+        return text  # the demo holds no secret
 
     def output(self, state: StepState) -> StepOutput | None:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cockpit.journal import (
@@ -46,14 +48,23 @@ def test_merge_order_ids_and_no_duplicates(state_dir):
     b.close()
 
 
-def test_author_defaults_to_sudo_user(state_dir, monkeypatch):
-    monkeypatch.setenv("SUDO_USER", "bob")
+def test_author_is_the_account_of_the_process(state_dir, monkeypatch):
+    """The real uid's account, never $USER / $LOGNAME (anyone sets those); SUDO_USER only
+    when the real uid is root, and only when it names an account (issue 17)."""
+    import pwd
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setenv("USER", "mallory")
+    monkeypatch.setenv("LOGNAME", "mallory")
+    monkeypatch.delenv("SUDO_USER", raising=False)
     with Journal(state_dir, "x") as j:
-        assert j.author == "bob"
-    monkeypatch.delenv("SUDO_USER")
-    monkeypatch.setenv("LOGNAME", "carol")
+        assert j.author == me
+    monkeypatch.setenv("SUDO_USER", "nobody")
     with Journal(state_dir, "x") as j:
-        assert j.author == "carol"
+        assert j.author == ("nobody" if os.getuid() == 0 else me)
+    monkeypatch.setenv("SUDO_USER", "no-such-account-17")
+    with Journal(state_dir, "x") as j:
+        assert j.author == me
 
 
 @pytest.mark.parametrize("bad", ["", ".", "..", "../x", "a/b", "a\\b", "x..y", "-x",

@@ -1,8 +1,9 @@
 """Every CLI command over the hostile state directories, table-driven: its stdout and stderr
 (text and --json) hold no raw C0 control (but newline and tab), C1, bidi or zero-width
 character and no escape sequence from untrusted input; it exits as documented (README:
-0 on success, ``status`` 0/1/2, ``verify`` and ``log`` 1 on a damaged journal, 2 for a
-refused command), never with a traceback; ``--json`` output parses.
+0 on success, ``status`` 0/1/2, ``verify`` and ``log`` 1 on a damaged journal or one that
+holds unreadable records (hash-valid, not well-formed), 2 for a refused command), never
+with a traceback; ``--json`` output parses.
 
 Colours are forced on (``FORCE_COLOR=1``), as on a terminal, so Rich's own SGR codes are
 in the output (the scanner knows them)."""
@@ -73,32 +74,15 @@ def envelopes_dataset(base) -> Dataset:
     return ds
 
 
-F2_LIST = ("issue 17: F2: `incident list` prints severity and status raw "
-           "(incidents_cli._list)")
-F3 = ("issue 17: F3: `incident list --json` prints C1, bidi and zero-width characters raw "
-      "(ensure_ascii=False)")
-F2_FOLD_DECL = ("issue 17: F2: a declaration with a text impact_start (or a number as "
-                "services) crashes fold(): `incident list` and `incident note/assign/status` "
-                "end with a traceback")
-F2_FOLD_UPD = ("issue 17: F2 (guard each fold step): an incident.updated with a number as "
-               "services crashes fold() in `incident list` and `incident note/assign/status`")
-ENV_NAN = ("issue 17: not in the review: a record whose ts is NaN or inf crashes the CLI "
-           "commands that fold the incident")
+# ``log`` and ``verify`` on a journal that holds unreadable records (every dataset but
+# cli-fields has records the CLI refuses): they show everything, and exit 1.
+UNREADABLE_CODES = {"log": {1}, "log-json": {1}, "log-all": {1}, "verify": {1},
+                    "verify-heads": {1}}
+HAS_UNREADABLE = {"every-field", "wrong-types", "envelopes"}
 
-# (dataset, command) -> reason; the wrong-types table below is per (group, command)
-XFAIL: dict[tuple[str, str], str] = {
-    ("cli-fields", "incident-list-json"): F3,
-    ("every-field", "incident-list"): F2_LIST,
-    ("every-field", "incident-list-json"): F3,
-}
-DESCRIBE = ("issue 17: not in the review: describe() fails on a declaration whose services "
-            "is a number: `cockpit log` ends with a traceback (exit 1)")
-XFAIL_GROUP: dict[tuple[str, str], str] = {
-    ("declared", "incident-note"): F2_FOLD_DECL,
-    ("status-updated", "incident-note"): F2_FOLD_UPD,
-    ("declared", "log"): DESCRIBE,
-    ("declared", "log-all"): DESCRIBE,
-}
+# (dataset, command) -> reason: the review's holes here are fixed (issue 17)
+XFAIL: dict[tuple[str, str], str] = {}
+XFAIL_GROUP: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +107,10 @@ def cli():
 
 
 def check(cli: CliServer, ds: Dataset, name: str, incident: str = FOLLOWED,
-          codes: set[int] | None = None) -> list[str]:
+          codes: set[int] | None = None, unreadable: bool = False) -> list[str]:
     argv, documented, is_json = COMMANDS[name]
+    if unreadable:
+        documented = UNREADABLE_CODES.get(name, documented)
     codes = documented if codes is None else codes
     argv = [a.replace("{id}", incident) for a in argv]
     p = run_cli(ds, *argv, server=cli)
@@ -170,7 +156,7 @@ NO_JOURNAL = ("status", "status-json", "runbooks-list", "runbooks-list-failing",
     *_params("cli-fields", COMMANDS),
     *_params("every-field", [c for c in COMMANDS if c not in NO_JOURNAL])])
 def test_command_output_is_clean(cli, state, dataset, command):
-    problems = check(cli, state[dataset], command)
+    problems = check(cli, state[dataset], command, unreadable=dataset in HAS_UNREADABLE)
     assert not problems, "\n".join(problems)
 
 
@@ -191,31 +177,37 @@ def _group_params():
 def test_command_on_wrong_typed_records(cli, state, group, command):
     """The hostile-writer acceptance, per command: records with every field of the group's
     kinds of the wrong type (one incident per group)."""
-    problems = check(cli, state["wrong-types"], command, group_incident(group))
+    problems = check(cli, state["wrong-types"], command, group_incident(group),
+                     unreadable=True)
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param("incident-list", marks=pytest.mark.xfail(strict=True, reason=F2_FOLD_DECL)),
-    pytest.param("incident-list-json", marks=pytest.mark.xfail(strict=True,
-                                                               reason=F2_FOLD_DECL))])
+@pytest.mark.parametrize("command", ["incident-list", "incident-list-json"])
 def test_incident_list_over_wrong_typed_records(cli, state, command):
     problems = check(cli, state["wrong-types"], command)
     assert not problems, "\n".join(problems)
-
-
-ENVELOPE_CODES = {"log": {1}, "log-json": {1}, "log-all": {1}, "verify": {1},
-                  "verify-heads": {1}}
 
 
 @pytest.mark.parametrize("command", [
     "log", "log-json", "log-all", "verify", "verify-heads", "incident-list",
     "incident-list-json", "incident-note"])
 def test_command_on_wrong_typed_envelopes(cli, state, command):
-    """Records whose kind/author/ts/data have the wrong type: a damaged journal (``log`` and
-    ``verify`` exit 1 and name it), never a crash."""
-    problems = check(cli, state["envelopes"], command, codes=ENVELOPE_CODES.get(command))
+    """Records whose kind/author/ts/data have the wrong type: unreadable records (``log``
+    and ``verify`` exit 1 and name them), never a crash; the record after them is read."""
+    problems = check(cli, state["envelopes"], command, unreadable=True)
     assert not problems, "\n".join(problems)
+
+
+def test_verify_names_each_unreadable_record(cli, state):
+    """``verify``: "unreadable record from WRITER seq N: reason", one line per record the
+    second writer made wrong; a clean journal is OK."""
+    p = run_cli(state["envelopes"], "verify", FOLLOWED, server=cli)
+    lines = p.stdout.decode().splitlines()
+    named = [x for x in lines if x.startswith("unreadable record from w-mallory-")]
+    assert p.returncode == 1 and len(named) == len(hw.ENVELOPE_CASES), lines
+    assert lines[-1].startswith(f"NOT OK: {len(hw.ENVELOPE_CASES)} unreadable records")
+    p = run_cli(state["cli-fields"], "verify", FOLLOWED, server=cli)
+    assert p.returncode == 0 and p.stdout.startswith(b"OK: "), p.stdout[-300:]
 
 
 def test_the_fork_server_gives_what_a_real_process_gives(cli, state):

@@ -11,6 +11,7 @@ import pytest
 
 from cockpit.journal import read_incident, verify_incident
 from cockpit.journal import writer as journal_writer
+from cockpit.journal.model import UNREADABLE
 
 from . import hostile_writer as hw
 from .payloads import HOSTILE_VALUES, JOINED, MARKERS, MARKERS_ALL, NAMES, PAYLOADS, marker
@@ -179,29 +180,36 @@ def test_hostile_records_verify_as_chains_intact(tmp_path):
     assert res.ok, res.first_bad
     assert res.count == len(cases) + 1  # and the session-start record
     entries = read_incident(tmp_path, iid, recover=False).entries
-    got = {(e.author, e.kind) for e in entries}
+    # each record is read: as itself, or (not well-formed) as an unreadable entry that keeps
+    # the record's kind
+    got = {(e.author, e.data["record"]["kind"] if e.kind == UNREADABLE else e.kind)
+           for e in entries}
     for c in cases:
         assert (c.author, c.kind) in got
-    # kinds the CLI's own writer refuses, e.g. a kind made of escape sequences
-    assert any(e.kind == PAYLOADS[0] for e in entries)
+    # kinds the CLI's own writer refuses, e.g. a kind made of escape sequences: hash-valid,
+    # and never taken for an entry of a kind
+    made_of_escapes = [e for e in entries if e.kind == UNREADABLE
+                       and e.data["record"]["kind"] == PAYLOADS[0]]
+    assert made_of_escapes and not any(e.kind == PAYLOADS[0] for e in entries)
     assert not journal_writer._KIND.match(PAYLOADS[0])
     assert journal_writer._KIND.pattern == r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z"  # untouched
 
 
 def test_records_with_wrong_typed_envelopes_are_hash_valid(tmp_path):
     """``append_raw`` seals records as the real writer does: the reader rejects their
-    fields, never their hash or chain."""
+    fields (an unreadable record), never their hash or chain: the record after it is
+    read and proven."""
     for i, (what, fields) in enumerate(hw.ENVELOPE_CASES):
         iid = f"20990101-000000-envelope-{i:04d}"
         with hw.HostileWriter(tmp_path, iid, session_start=False) as w:
             w.append_raw(fields, what=what)
             w.append("note", {"type": "observation", "text": "after"})
         res = verify_incident(tmp_path, iid)
-        if res.ok:  # the reader took it (e.g. an int ts, or extra keys)
-            continue
-        reason = res.first_bad.reason
-        assert "hash" not in reason and "chain" not in reason and "seq" not in reason, (
-            what, reason)
+        assert res.ok and res.count == 2, (what, res.first_bad)
+        assert len(res.unreadable) == 1 and " seq 1: " in res.unreadable[0], (what, res)
+        entries = read_incident(tmp_path, iid, recover=False).entries
+        assert [e.kind for e in entries] == [UNREADABLE, "note"], what
+        assert all(e.verified for e in entries)
 
 
 def test_the_case_generators_cover_every_field_of_every_kind():

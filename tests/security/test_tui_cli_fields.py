@@ -12,10 +12,7 @@ from .session import MARKUP_AREA, SCREENS, screen_problems, sweep
 
 pytestmark = pytest.mark.xdist_group("tui-cli-fields")
 
-XFAIL = {
-    "update-draft": "issue 17: F1: the update draft puts the title and the last action note "
-                    "raw on the terminal",
-}
+XFAIL: dict[str, str] = {}  # the review's holes here are fixed (issue 17)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from cockpit.screens.app import CockpitApp
-
 from cockpit.scenario import builtin_demo
+from cockpit.screens.app import CockpitApp
 from cockpit.session.demo import DemoSession
 from cockpit.timeutil import FixedClock
 

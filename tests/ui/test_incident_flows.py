@@ -6,13 +6,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cockpit.screens.app import CockpitApp
-from cockpit.screens.forms import DeclareForm, NoteForm, RoleForm, StatusForm, UpdateForm
 from shared_fakes import require
 
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.incident.fold import fold
 from cockpit.incident.store import IncidentStore
+from cockpit.screens.app import CockpitApp
+from cockpit.screens.forms import DeclareForm, NoteForm, RoleForm, StatusForm, UpdateForm
 from cockpit.session.live import LiveSession
 from cockpit.timeutil import FixedClock
 

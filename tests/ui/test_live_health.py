@@ -6,13 +6,13 @@ from __future__ import annotations
 import socket
 import time
 
-from cockpit.screens.app import CockpitApp
-from cockpit.screens.modals import ServiceDetailScreen
-from cockpit.screens.widgets import HealthPane, ServiceRow
 from shared_fakes import Blackhole
 
 from cockpit.config import Config, Milestones, ProbeConfig, ServiceConfig
 from cockpit.health import Status
+from cockpit.screens.app import CockpitApp
+from cockpit.screens.modals import ServiceDetailScreen
+from cockpit.screens.widgets import HealthPane, ServiceRow
 from cockpit.session.live import LiveSession
 
 

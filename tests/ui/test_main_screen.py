@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from cockpit.health import Status
 from cockpit.screens.modals import HelpScreen, ServiceDetailScreen
 from cockpit.screens.widgets import ClockPane, HealthPane, LogView, ServiceRow, TitleBar
-
-from cockpit.health import Status
 
 from .helpers import demo_app
 

@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from cockpit.screens.app import CockpitApp
-from cockpit.screens.forms import ParamForm, PromptForm
-from cockpit.screens.runbooks import RunbookScreen
 from shared_fakes import FLOOD_RUNBOOK, require, rss_kib, start_redis
 
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.incident.store import IncidentStore
 from cockpit.runbooks.state import step_states
+from cockpit.screens.app import CockpitApp
+from cockpit.screens.forms import ParamForm, PromptForm
+from cockpit.screens.runbooks import RunbookScreen
 from cockpit.session.live import LiveSession
 
 RUNBOOK = """

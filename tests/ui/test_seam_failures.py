@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import time
 
-from cockpit.screens.app import CockpitApp
-from cockpit.screens.forms import DeclareForm, NoteForm
-from cockpit.screens.modals import HelpScreen
-
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.incident.store import IncidentStore
 from cockpit.journal import record
+from cockpit.screens.app import CockpitApp
+from cockpit.screens.forms import DeclareForm, NoteForm
+from cockpit.screens.modals import HelpScreen
 from cockpit.session.live import LiveSession
 from cockpit.timeutil import FixedClock
 

@@ -20,9 +20,8 @@ def test_help_screen(snap_compare):
 def clocks_app(at: float):
     from pathlib import Path
 
-    from cockpit.screens.app import CockpitApp
-
     from cockpit.scenario import load_scenario
+    from cockpit.screens.app import CockpitApp
     from cockpit.session.demo import DemoSession
     from cockpit.timeutil import FixedClock
 
