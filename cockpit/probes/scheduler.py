@@ -475,12 +475,13 @@ class Scheduler:
 
 
 def _warm(kinds: list[str]) -> None:
-    from . import KINDS, _module
+    from . import KINDS, _lazy, _module
 
     for k in kinds:
         if k in KINDS:
             try:
                 mod = _module(k)
+                _lazy.load(*vars(mod).values())  # the client library (psycopg, redis...)
             except Exception:  # noqa: BLE001 - a broken kind is reported by its runs
                 continue
             if k in ("http", "horizon"):
@@ -488,9 +489,10 @@ def _warm(kinds: list[str]) -> None:
                 import h11  # noqa: F401
                 import httpcore._async.http11  # noqa: F401
 
-                from ._http import ssl_context
+                from . import _http
 
-                ssl_context(True, None)
+                _lazy.load(_http.httpx)
+                _http.ssl_context(True, None)
             if k == "dns":
                 import dns._asyncio_backend  # noqa: F401
             if k in ("s3", "walg"):
