@@ -70,3 +70,31 @@ def load(*stand_ins: Any) -> None:
                 importlib.import_module(f"{s._lazy_name}.{sub}")
         elif isinstance(s, LazyAttr):
             s.load()
+
+
+def warm(kinds: list[str]) -> None:
+    """Import the kind modules and their client libraries, build the TLS context (the
+    scheduler's warm-up, in a thread: never on the UI thread nor the probe loop)."""
+    from . import KINDS, _module
+
+    for k in kinds:
+        if k in KINDS:
+            try:
+                mod = _module(k)
+                load(*vars(mod).values())  # the client library (psycopg, redis...)
+            except Exception:  # noqa: BLE001 - a broken kind is reported by its runs
+                continue
+            if k in ("http", "horizon"):
+                import anyio._backends._asyncio  # noqa: F401 - imported lazily on first request
+                import h11  # noqa: F401
+                import httpcore._async.http11  # noqa: F401
+
+                from . import _http
+
+                load(_http.httpx)
+                _http.ssl_context(True, None)
+            if k == "dns":
+                import dns._asyncio_backend  # noqa: F401
+            if k in ("s3", "walg"):
+                import boto3.session  # noqa: F401
+            del mod
