@@ -183,12 +183,12 @@ RCODE_WORDS = (*ANSWERING_RCODES.values(), "SERVFAIL", "REFUSED", "rcode ")
 
 
 async def check_resolver(names: Sequence[str], path: str = RESOLV_CONF,
-                         timeout: float = RESOLVER_TIMEOUT) -> Resolver:
+                         timeout: float = RESOLVER_TIMEOUT, port: int = 53) -> Resolver:
     servers = nameservers(path)
     if not names:
         return Resolver(servers)
     asks = [(s, n) for s in servers for n in names]
-    got = await asyncio.gather(*(ask(s, n, timeout) for s, n in asks))
+    got = await asyncio.gather(*(ask(s, n, timeout, port) for s, n in asks))
     if any(g in ANSWERING_RCODES.values() for g in got):
         return Resolver(servers, True, reachable=True)
     per: dict[str, str] = {}

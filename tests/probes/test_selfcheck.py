@@ -171,7 +171,7 @@ def test_one_silent_subnet_among_answering_ones_is_said_not_explained():
 # ---------------------------------------------------------------- this machine, real servers
 
 
-async def test_resolver_answers_told_apart_against_a_real_dns_responder(dns_fake):
+async def test_resolver_answers_told_apart_against_a_real_dns_responder(dns_fake, tmp_path):
     ask = localnet.ask
     assert await ask("127.0.0.1", "ok.example.test", 1.0, dns_fake.port) == "NOERROR"
     assert await ask("127.0.0.1", "missing.example.test", 1.0, dns_fake.port) == "NXDOMAIN"
@@ -183,6 +183,13 @@ async def test_resolver_answers_told_apart_against_a_real_dns_responder(dns_fake
     port = closed.getsockname()[1]
     closed.close()
     assert await ask("127.0.0.1", "ok.example.test", 1.0, port) == "connection refused"
+    # a resolver that answers SERVFAIL is reachable (the network to it works), not resolving
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.1\n")
+    r = await localnet.check_resolver(["servfail.example.test"], str(conf), 1.0, dns_fake.port)
+    assert (r.answers, r.reachable, r.detail) == (False, True, "127.0.0.1: SERVFAIL")
+    r = await localnet.check_resolver(["missing.example.test"], str(conf), 1.0, dns_fake.port)
+    assert (r.answers, r.reachable) == (True, True)
 
 
 async def test_resolver_of_resolv_conf_and_the_machine_seen_from_here(tmp_path):
