@@ -3,7 +3,8 @@
 Exit code: 0 all OK; 1 warning (or stale/unknown); 2 a service is DOWN; 3 the cockpit's own
 network (or its resolver, or its routes to some services) is down, so services it cannot
 reach are UNKNOWN, and no service is DOWN. One-shot runs report the raw verdict of one round
-(no damping across cron runs); ``--watch`` keeps probing with damping.
+(no damping across cron runs; the last-known results of the state directory are shown for
+services the cockpit cannot reach, with their age); ``--watch`` keeps probing with damping.
 
 The self-check's verdict comes first, in words. A service line is its status word, title, key
 figure, the age of its last answer and a summary cut to the terminal's width (80 columns when
@@ -174,7 +175,9 @@ def handler(args: argparse.Namespace) -> int:
     clock = SystemClock()
     sched = Scheduler(services, Path(state_dir) if state_dir else None, clock,
                       anchors=anchors_from_config(getattr(args, "config", None)),
-                      load=False, jitter=0.0)
+                      damp_loaded=False, jitter=0.0)  # last-known shown, never damped against
+    if sched.load_error:
+        err.print(Text(f"cockpit status: last-known health {one_line(sched.load_error, 200)}"))
     watch = getattr(args, "watch", None)
     as_json = bool(getattr(args, "json", False))
     verbose = bool(getattr(args, "verbose", False))

@@ -173,6 +173,7 @@ class Resolver:
     answers: bool | None = None  # None: not asked (no name to resolve)
     detail: str = ""  # e.g. "127.0.0.9: connection refused"
     reachable: bool = False  # some nameserver sent a DNS answer (even SERVFAIL or REFUSED)
+    names: tuple[str, ...] = ()  # asked about ("." alone: no probe needs a name)
 
     @property
     def local(self) -> bool:
@@ -190,12 +191,12 @@ async def check_resolver(names: Sequence[str], path: str = RESOLV_CONF,
     asks = [(s, n) for s in servers for n in names]
     got = await asyncio.gather(*(ask(s, n, timeout, port) for s, n in asks))
     if any(g in ANSWERING_RCODES.values() for g in got):
-        return Resolver(servers, True, reachable=True)
+        return Resolver(servers, True, reachable=True, names=tuple(names))
     per: dict[str, str] = {}
     for (s, _), g in zip(asks, got, strict=True):
         per.setdefault(s, g)
     return Resolver(servers, False, ", ".join(f"{s}: {g}" for s, g in per.items()),
-                    reachable=any(g.startswith(RCODE_WORDS) for g in got))
+                    reachable=any(g.startswith(RCODE_WORDS) for g in got), names=tuple(names))
 
 
 async def check_anchor(host: str, port: int, timeout: float) -> bool:

@@ -105,7 +105,8 @@ class Scheduler:
                  anchor_timeout: float = 2.0, selfcheck_ttl: float = 10.0,
                  on_change: Callable[[str], None] | None = None, runner: Runner | None = None,
                  observer: Observer | None = None,
-                 load: bool = True, save: bool = True, save_every: float = 2.0,
+                 load: bool = True, damp_loaded: bool = True, save: bool = True,
+                 save_every: float = 2.0,
                  tick: float = 1.0, mode: str = "personal"):
         self.services = list(services)
         self.mode = mode  # of the state directory: personal (0600 files) or shared (0640)
@@ -140,6 +141,7 @@ class Scheduler:
         self._shown: dict[str, tuple[Status, float | None]] = {}
         self._warm = False
         self._stop_requested = False
+        self.damp_loaded = damp_loaded  # False: last-known shown, not damped against
         if load and self.state_dir is not None:
             self.load()
 
@@ -453,9 +455,10 @@ class Scheduler:
                     continue
                 res = result_from_record(rec)
                 st.last = res
-                st.damper.status = res.status
-                ds = rec.get("down_since")
-                st.damper.down_since = float(ds) if isinstance(ds, int | float) else None
+                if self.damp_loaded:
+                    st.damper.status = res.status
+                    ds = rec.get("down_since")
+                    st.damper.down_since = float(ds) if isinstance(ds, int | float) else None
                 lat = rec.get("latencies", [])
                 st.latencies.extend(float(x) for x in lat if isinstance(x, int | float))
             except (KeyError, TypeError, ValueError):

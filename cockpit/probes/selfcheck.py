@@ -225,7 +225,7 @@ def decide(obs: Observation | None, evidence: Sequence[Evidence]) -> NetworkStat
         return NetworkState(Verdict.OFFLINE, (Problem(
             Verdict.OFFLINE, f"THE COCKPIT'S OWN NETWORK IS DOWN: {offline}. {after}"),), obs)
     problems: list[Problem] = []
-    if res.answers is False:
+    if res.answers is False and res.names != (".",):  # a probe needs names resolved
         up = "addresses are reachable" if answered or anchors_ok else (
             "the network itself is up" if obs.links or obs.route else "")
         problems.append(Problem(Verdict.DNS, (
