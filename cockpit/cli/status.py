@@ -107,7 +107,7 @@ def line(word: Status, title: str, figure: str, age: str, summary: str, width: i
     t.append(_cell(word.word, WORD - 1) + " ", style=STYLE.get(word, ""))
     t.append(_cell(one_line(title, 200), TITLE - indent - 1) + " ", style="bold")
     t.append(_cell(one_line(figure, 40), FIGURE - 1) + " ")
-    t.append(_cell(age, AGE - 1).rjust(AGE - 1) + "  ")
+    t.append(_cell(age, AGE - 1).rstrip().rjust(AGE - 1) + "  ")
     rest = max(8, width - (WORD + TITLE + FIGURE + AGE + 1))
     t.append(_cell(one_line(summary, 400), rest).rstrip(), style="dim" if word == Status.STALE else "")
     return t

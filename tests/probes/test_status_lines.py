@@ -55,6 +55,7 @@ def test_one_line_per_service_cut_to_the_width_every_status_word(width):
         assert line.startswith(word + " ")  # never "UNKNOWNPostgreSQL"
         assert line[cli.WORD:].startswith(h.title[:cli.TITLE - 2])
         assert "lag 0 s" in line and " 2h01m  " in line  # key figure and age
+        assert line.index("2h01m") + 5 == lines[0].index("AGE") + 3  # right-aligned under AGE
         assert line.endswith("…")  # the summary cut to fit, never wrapped
 
 
