@@ -11,8 +11,8 @@ them alike; medians of ``RUNS``:
   that never answer (TCP: a full accept queue, SYNs dropped; UDP: a socket never read).
 
 The first useful frame is the health pane with every service, the incident log and the
-plan's targets on screen. Peak memory is the process's maximum RSS (``wait4``) over its
-first ``SETTLE`` seconds (the probe clients are loaded by then).
+plan's targets on screen. Memory: the RSS when that frame is on screen, and the process's
+peak RSS (``wait4``) over its first ``SETTLE`` seconds (the probe clients are loaded by then).
 
 Run: ``./run bench offline`` (or ``.venv/bin/python -m benchmarks.bench_offline``).
 """
@@ -94,9 +94,20 @@ def blackholed_config(path: Path, holes: Holes) -> None:
     path.write_text(text)
 
 
+def rss_now(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def one_run(argv: list[str], predicate, env: dict[str, str] | None = None,
-            cwd: str | None = None) -> tuple[float | None, float]:
-    """(seconds to the first useful frame, peak RSS MiB over the first SETTLE seconds)."""
+            cwd: str | None = None) -> tuple[float | None, float, float]:
+    """(seconds to the first useful frame, RSS MiB then, peak RSS MiB over the first SETTLE
+    seconds)."""
     here = os.getcwd()
     if cwd:
         os.chdir(cwd)
@@ -105,6 +116,7 @@ def one_run(argv: list[str], predicate, env: dict[str, str] | None = None,
     finally:
         os.chdir(here)
     t = s.wait_for(predicate, timeout=30)
+    at_frame = rss_now(s.pid)
     end = time.monotonic() + SETTLE
     while time.monotonic() < end:
         s.pump(0.1)
@@ -123,7 +135,7 @@ def one_run(argv: list[str], predicate, env: dict[str, str] | None = None,
             rss = ru.ru_maxrss / 1024
             break
     os.close(s.fd)
-    return t, rss
+    return t, at_frame, rss
 
 
 def med(xs: list[float]) -> float:
@@ -138,7 +150,7 @@ def main() -> dict[str, object]:
     if not netns:
         print("   (no unprivileged network namespaces here: the no-network case is skipped)")
     holes = Holes()
-    out: dict[str, tuple[list[float], list[float]]] = {}
+    out: dict[str, tuple[list[float], list[float], list[float]]] = {}
     try:
         with tempfile.TemporaryDirectory() as d:
             cfg = Path(d) / "blackholed.toml"
@@ -157,21 +169,23 @@ def main() -> dict[str, object]:
                 cases = [c for c in cases if "no network" not in c[0]]
             for _ in range(RUNS):
                 for name, argv, pred, env in cases:
-                    t, rss = one_run(argv, pred, env, cwd=d)
-                    times, mems = out.setdefault(name, ([], []))
+                    t, at_frame, rss = one_run(argv, pred, env, cwd=d)
+                    times, frames, mems = out.setdefault(name, ([], [], []))
                     if t is not None:
                         times.append(t)
+                    frames.append(at_frame)
                     mems.append(rss)
     finally:
         holes.close()
     demo = med(out["cockpit demo"][0])
-    for name, (times, mems) in out.items():
+    for name, (times, frames, mems) in out.items():
         ratio = med(times) / demo if demo == demo and times else float("nan")
         goal = " (goal <= 1.2x)" if name.startswith("live") else ""
         missing = f", {RUNS - len(times)} runs never drew it" if len(times) < RUNS else ""
         print(f"{name:<36}: first useful frame {med(times) * 1000:4.0f} ms "
               f"[{min(times, default=float('nan')) * 1000:.0f}-{max(times, default=float('nan')) * 1000:.0f}]"
-              f" = {ratio:.2f}x the demo{goal}; peak RSS {med(mems):.0f} MiB{missing}")
+              f" = {ratio:.2f}x the demo{goal}; RSS at that frame {med(frames):.0f} MiB, "
+              f"peak {med(mems):.0f} MiB{missing}")
     return {k: v for k, v in out.items()}
 
 

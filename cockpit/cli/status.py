@@ -130,7 +130,7 @@ def render(health: list[ServiceHealth], network: NetworkState, now: float, width
         if not verbose:
             continue
         for name, r in h.probes.items():
-            never = r.error_class == base.OFFLINE and "last_known_at" not in r.metrics
+            never = r.error_class == base.OFFLINE and "last_known_status" not in r.metrics
             out.append(line(r.status, name, r.key_figure or "",
                             _age(None if never else r.observed_at, now), "", width, indent=2))
             more = [r.summary]

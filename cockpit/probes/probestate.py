@@ -65,8 +65,7 @@ class ProbeState:
                                raw_status=raw.status)
         return ProbeResult(
             Status.UNKNOWN, f"last known {last.status.word} ({why}): {last.summary}",
-            last.observed_at, {"last_known_status": last.status.word,
-                               "last_known_at": last.observed_at},
+            last.observed_at, {"last_known_status": last.status.word},  # observed_at: its time
             error=raw.error or raw.summary, error_class=base.OFFLINE, raw_status=raw.status)
 
 

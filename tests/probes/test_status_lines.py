@@ -102,6 +102,10 @@ def test_own_network_down_has_its_own_exit_code_and_json(capsys, tmp_path, monke
     assert code == cli.EXIT_OWN_NETWORK == 3
     assert out.startswith("THE COCKPIT'S OWN NETWORK IS DOWN: none of the 1 connectivity anchors")
     assert "UNKNOWN Backend API" in out and "never answered (cockpit offline)" in out
+    code, out = run(capsys, cfg, tmp_path, "--verbose")
+    probe = next(x for x in out.splitlines() if x.startswith("  UNKNOWN health"))
+    assert probe.split()[2] == "never"  # no answer ever: no age, not the failed run's
+    assert "route beyond this machine: yes" in " ".join(out.split())
     code, out = run(capsys, cfg, tmp_path, "--json")
     doc = json.loads(out)
     assert code == doc["exit_code"] == 3
