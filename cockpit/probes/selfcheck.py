@@ -216,7 +216,8 @@ def decide(obs: Observation | None, evidence: Sequence[Evidence]) -> NetworkStat
         by_address = [e for e in failed if all(literal(h) is not None for h in e.hosts)]
         silent = res.answers is False and not res.local
         by_name = len(failed) > len(by_address)
-        witnesses = len(by_address) + (1 if silent else 0) + (1 if silent and by_name else 0)
+        hosts = {h for e in by_address for h in e.hosts}  # two probes of one server: one
+        witnesses = len(hosts) + (1 if silent else 0) + (1 if silent and by_name else 0)
         if witnesses >= 2:
             resolver = f"; the resolver does not answer ({res.detail})" if silent else ""
             offline = (f"every probe beyond this machine fails at the network level "

@@ -95,8 +95,10 @@ def test_everything_failing_at_once_is_our_network_one_answer_is_not():
     failing = [ev("db/primary", "10.0.0.1", Outcome.NETWORK), ev("db/replica", "10.0.0.2", Outcome.NETWORK)]
     assert decide(UP, failing).verdict == Verdict.OFFLINE
     assert "every probe beyond this machine fails at the network level" in decide(UP, failing).text
-    # one probe alone is not enough evidence: that service may be down
+    # one probe alone is not enough evidence: that service may be down; nor two of one server
     assert decide(UP, failing[:1]).verdict == Verdict.OK
+    assert decide(UP, [*failing[:1], ev("db/archive", "10.0.0.1", Outcome.NETWORK)]).verdict \
+        == Verdict.OK
     # something beyond this machine answered: our network works, the services are judged
     assert decide(UP, [*failing, ev("api/health", "10.0.0.3", Outcome.ANSWERED)]).verdict == Verdict.OK
     # so does a resolver that answers
