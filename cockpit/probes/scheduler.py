@@ -281,10 +281,11 @@ class Scheduler:
     async def network_state(self, *, resolver: bool = False) -> NetworkState:
         """Look at our own side (at most every ``selfcheck_ttl``; ``resolver``: ask the
         nameservers too) and decide with what every probe saw."""
-        obs = self._observation
-        fresh = obs is not None and time.monotonic() - obs.at < self.selfcheck_ttl and (
-            not resolver or obs.resolver.answers is not None)
-        if not fresh:
+        for _ in range(2):  # twice: the look in flight may not have asked the resolver
+            obs = self._observation
+            if obs is not None and time.monotonic() - obs.at < self.selfcheck_ttl and (
+                    not resolver or obs.resolver.answers is not None):
+                break
             task = self._observe_task
             if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
                 self._observe_task = task = asyncio.create_task(self._observe(resolver))

@@ -284,7 +284,8 @@ async def test_the_verdict_comes_before_the_service_is_judged_and_goes_when_answ
     h = (await s.run_once(keys=[("db", "primary")]))[0]
     assert h.status == Status.UNKNOWN and h.summary == "never answered (cockpit offline)"
     assert h.observed_at is None  # never answered: no age
-    assert looker.calls == [True]  # a failure towards another machine: the resolver asked too
+    assert looker.calls and all(looker.calls)  # towards another machine: the resolver asked too
+    looks = len(looker.calls)
     # the network comes back: an answer makes the cockpit look again; the banner goes
     looker.obs = UP
     h = (await s.run_once(keys=[("db", "primary")]))[0]
@@ -294,7 +295,7 @@ async def test_the_verdict_comes_before_the_service_is_judged_and_goes_when_answ
         if s.network.verdict == Verdict.OK:
             break
     assert s.network.verdict == Verdict.OK and s.network.problems == ()
-    assert len(looker.calls) == 2  # looked again once something answered
+    assert len(looker.calls) == looks + 1  # looked again once something answered
 
 
 async def test_a_broken_self_check_is_reported_and_probing_goes_on():
