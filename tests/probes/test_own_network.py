@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from security.pty_harness import PY, Pty
+from shared_fakes import require
 
 from cockpit.config import load_config
 from cockpit.health import ProbeResult, Status
@@ -225,8 +226,7 @@ PARTIAL = textwrap.dedent("""
 
 def test_one_subnet_unroutable_and_one_silent_are_told_apart(tmp_path):
     need("unshare", "-rn", "true")
-    if shutil.which("ip") is None:
-        pytest.skip("no `ip` command (iproute2) to make the test network")
+    require(shutil.which("ip") is not None, "the `ip` command (iproute2) to make the test network")
     p = subprocess.run(["unshare", "-rn", sys.executable, "-c", PARTIAL], capture_output=True,
                        text=True, timeout=60, cwd=tmp_path)
     if p.returncode != 0 and "veth" in p.stderr:
