@@ -11,7 +11,8 @@ them alike; medians of ``RUNS``:
   that never answer (TCP: a full accept queue, SYNs dropped; UDP: a socket never read).
 
 The first useful frame is the health pane with every service, the incident log and the
-plan's targets on screen. Memory: the RSS when that frame is on screen, and the process's
+plan's targets on screen; the CPU time the process used by then (every thread) is printed
+too: on a loaded machine it is the steadier figure. Memory: the RSS when that frame is on screen, and the process's
 peak RSS (``wait4``) over its first ``SETTLE`` seconds (the probe clients are loaded by then).
 
 Run: ``./run bench offline`` (or ``.venv/bin/python -m benchmarks.bench_offline``).
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from benchmarks.tui import MINIMAL_APP, PY, ROOT, spawn
 
-RUNS = 5
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SETTLE = 5.0
 EXAMPLE = ROOT / "cockpit.example.toml"
 TITLES = ("PostgreSQL", "Backend API", "Frontend", "Redis", "S3 backups", "Stellar/Horizon", "DNS")
@@ -104,10 +105,19 @@ def rss_now(pid: int) -> float:
     return float("nan")
 
 
+def cpu_now(pid: int) -> float:
+    """CPU seconds (user + system, every thread) the process used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def one_run(argv: list[str], predicate, env: dict[str, str] | None = None,
-            cwd: str | None = None) -> tuple[float | None, float, float]:
-    """(seconds to the first useful frame, RSS MiB then, peak RSS MiB over the first SETTLE
-    seconds)."""
+            cwd: str | None = None) -> tuple[float | None, float, float, float]:
+    """(seconds to the first useful frame, CPU seconds used by then, RSS MiB then, peak RSS
+    MiB over the first SETTLE seconds)."""
     here = os.getcwd()
     if cwd:
         os.chdir(cwd)
@@ -116,7 +126,7 @@ def one_run(argv: list[str], predicate, env: dict[str, str] | None = None,
     finally:
         os.chdir(here)
     t = s.wait_for(predicate, timeout=30)
-    at_frame = rss_now(s.pid)
+    cpu, at_frame = cpu_now(s.pid), rss_now(s.pid)
     end = time.monotonic() + SETTLE
     while time.monotonic() < end:
         s.pump(0.1)
@@ -135,7 +145,7 @@ def one_run(argv: list[str], predicate, env: dict[str, str] | None = None,
             rss = ru.ru_maxrss / 1024
             break
     os.close(s.fd)
-    return t, at_frame, rss
+    return t, cpu, at_frame, rss
 
 
 def med(xs: list[float]) -> float:
@@ -150,7 +160,8 @@ def main() -> dict[str, object]:
     if not netns:
         print("   (no unprivileged network namespaces here: the no-network case is skipped)")
     holes = Holes()
-    out: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    out: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {}
+    paired: dict[str, list[float]] = {}  # per round: this case / the demo of the same round
     try:
         with tempfile.TemporaryDirectory() as d:
             cfg = Path(d) / "blackholed.toml"
@@ -168,23 +179,33 @@ def main() -> dict[str, object]:
             if not netns:
                 cases = [c for c in cases if "no network" not in c[0]]
             for _ in range(RUNS):
+                round_: dict[str, float | None] = {}
                 for name, argv, pred, env in cases:
-                    t, at_frame, rss = one_run(argv, pred, env, cwd=d)
-                    times, frames, mems = out.setdefault(name, ([], [], []))
+                    t, cpu, at_frame, rss = one_run(argv, pred, env, cwd=d)
+                    times, cpus, frames, mems = out.setdefault(name, ([], [], [], []))
                     if t is not None:
                         times.append(t)
+                        cpus.append(cpu)
                     frames.append(at_frame)
                     mems.append(rss)
+                    round_[name] = t
+                demo_t = round_.get("cockpit demo")
+                for name, t in round_.items():
+                    if t is not None and demo_t:
+                        paired.setdefault(name, []).append(t / demo_t)
     finally:
         holes.close()
     demo = med(out["cockpit demo"][0])
-    for name, (times, frames, mems) in out.items():
+    demo_cpu = med(out["cockpit demo"][1])
+    for name, (times, cpus, frames, mems) in out.items():
         ratio = med(times) / demo if demo == demo and times else float("nan")
-        goal = " (goal <= 1.2x)" if name.startswith("live") else ""
+        goal = (f" (paired median {med(paired.get(name, [])):.2f}x; goal <= 1.2x)"
+                if name.startswith("live") else "")
         missing = f", {RUNS - len(times)} runs never drew it" if len(times) < RUNS else ""
         print(f"{name:<36}: first useful frame {med(times) * 1000:4.0f} ms "
               f"[{min(times, default=float('nan')) * 1000:.0f}-{max(times, default=float('nan')) * 1000:.0f}]"
-              f" = {ratio:.2f}x the demo{goal}; RSS at that frame {med(frames):.0f} MiB, "
+              f" = {ratio:.2f}x the demo{goal}; CPU by then {med(cpus) * 1000:.0f} ms "
+              f"({med(cpus) / demo_cpu:.2f}x); RSS at that frame {med(frames):.0f} MiB, "
               f"peak {med(mems):.0f} MiB{missing}")
     return {k: v for k, v in out.items()}
 
