@@ -118,6 +118,8 @@ def nameservers(path: str = RESOLV_CONF) -> tuple[str, ...]:
 
 
 def dns_query(name: str, qid: int) -> bytes:
+    """A recursive query for ``name`` IN A; ValueError (UnicodeError) for a name DNS cannot
+    carry."""
     labels = b"".join(bytes([len(p)]) + p for p in name.rstrip(".").encode("idna").split(b".") if p)
     return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + labels + b"\x00" + struct.pack("!HH", 1, 1)
 
@@ -143,12 +145,16 @@ async def ask(server: str, name: str, timeout: float, port: int = 53) -> str:
     loop = asyncio.get_running_loop()
     qid = int.from_bytes(os.urandom(2), "big")
     try:
+        query = dns_query(name, qid)
+    except ValueError:  # UnicodeError too: a name DNS cannot carry (the probe says so)
+        return "not asked: not a DNS name"
+    try:
         transport, proto = await loop.create_datagram_endpoint(
             lambda: _Answer(qid), remote_addr=(server.split("%", 1)[0], port))
     except OSError as e:
         return _why(e)
     try:
-        transport.sendto(dns_query(name, qid))
+        transport.sendto(query)
         async with asyncio.timeout(timeout):
             return await proto.done
     except TimeoutError:
@@ -253,7 +259,12 @@ async def observe(hosts: Iterable[tuple[str, int]], anchors: Iterable[tuple[str,
     up = links()
     remote = {a for addrs in addresses.values() for a in addrs if not is_loopback(a)}
     routes = {a: route_source(a) is not None for a in remote}
-    beyond = any(route_source(h, p) is not None for h, p in BEYOND) or any(routes.values())
+    # beyond this machine: a default route, or one to a nameserver, an anchor or a probe (a
+    # bastion with routes to its own networks only has no default route)
+    others = [(s, 53) for s in found.servers if not is_loopback(s)] + [
+        (h, p) for h, p in anchors if literal(h) is not None and not is_loopback(h)]
+    beyond = any(route_source(h, p) is not None for h, p in (*BEYOND, *others)) \
+        or any(routes.values())
     return Observation(
         at=time.monotonic(), links=up, route=beyond, resolver=found,
         anchors=tuple((h, p, ok) for (h, p), ok in zip(anchors, anchor_oks, strict=True)),

@@ -201,15 +201,16 @@ def decide(obs: Observation | None, evidence: Sequence[Evidence]) -> NetworkStat
     after = ("Services are UNKNOWN with their last-known state; none is called DOWN on this "
              "evidence.")
     offline = None
-    if obs.links == ():
+    if answered or anchors_ok or ((res.answers or res.reachable) and not res.local):
+        pass  # something beyond this machine answered just now: our network works
+    elif obs.links == ():
         offline = "no network interface is up besides loopback"
     elif not obs.route:
         offline = "no route from this machine to any other network"
-    elif obs.anchors and not anchors_ok and not answered and res.answers is not True \
-            and not res.reachable:
+    elif obs.anchors:
         offline = (f"none of the {len(obs.anchors)} connectivity anchors answers "
                    f"({_list([f'{h}:{p}' for h, p, _ in obs.anchors])})")
-    elif not answered and not anchors_ok and res.answers is not True and not res.reachable:
+    else:
         # Nothing beyond this machine answers. Two independent witnesses make it our network:
         # probes to addresses, and a remote resolver that is silent (with the probes that
         # needed it). A dead local resolver alone is our DNS, not our network.

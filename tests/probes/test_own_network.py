@@ -239,3 +239,34 @@ def test_one_subnet_unroutable_and_one_silent_are_told_apart(tmp_path):
     assert doc["status"]["api"][0] == "ok"
     assert doc["status"]["db"] == ["unknown", "never answered (no route from the cockpit to 10.2.0.5)"]
     assert doc["status"]["cache"][0] == "fail"  # routed but silent: that network may be down
+
+
+NO_DEFAULT_ROUTE = textwrap.dedent("""
+    import asyncio, json, subprocess, sys
+    from cockpit.probes import localnet
+    from cockpit.probes.selfcheck import decide
+    for cmd in ("ip link add v0 type veth peer name v1", "ip addr add 10.1.0.1/24 dev v0",
+                "ip link set v0 up", "ip link set v1 up", "ip link set lo up"):
+        subprocess.run(cmd.split(), check=True)
+    subprocess.run(["mount", "--bind", sys.argv[1], "/etc/resolv.conf"], check=True)
+    obs = asyncio.run(localnet.observe([("db-1.internal", 5432)], resolver=False))
+    print(json.dumps({"route": obs.route, "links": obs.links,
+                      "verdict": decide(obs, []).verdict.value}))
+""")
+
+
+def test_a_bastion_routed_to_its_own_networks_only_is_not_offline(tmp_path):
+    """No default route, the probes by name: the route to the nameserver is a route beyond
+    this machine (the cockpit must not say "no route" at start on such a bastion)."""
+    need("unshare", "-rnm", "true")
+    require(shutil.which("ip") is not None, "the `ip` command (iproute2) to make the test network")
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 10.1.0.53\n")
+    p = subprocess.run(["unshare", "-rnm", sys.executable, "-c", NO_DEFAULT_ROUTE, str(conf)],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    if p.returncode != 0 and "veth" in p.stderr:
+        pytest.skip(f"veth pairs not allowed in a user namespace here: {p.stderr[-200:]}")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout.strip().splitlines()[-1])
+    # v0 is up with an address (v1, without one, is no usable interface)
+    assert doc == {"route": True, "links": ["v0"], "verdict": "ok"}, doc

@@ -91,6 +91,19 @@ def test_no_interface_or_no_route_is_our_network_down_whatever_the_probes_say():
         assert state.explains(tcp("a", "10.0.0.1"), res("config")) is None
 
 
+def test_an_answer_from_beyond_this_machine_outweighs_what_the_machine_looks_like():
+    """A bastion routed to its own networks only (no default route), or an interface this
+    platform does not report: an answer proves the network works."""
+    answer = [ev("api/health", "10.0.0.3", Outcome.ANSWERED)]
+    assert decide(replace(UP, route=False), answer).verdict == Verdict.OK
+    assert decide(replace(UP, links=()), answer).verdict == Verdict.OK
+    remote = Resolver(("10.0.0.53",), True, reachable=True)
+    assert decide(replace(UP, route=False, resolver=remote), []).verdict == Verdict.OK
+    # a local resolver answering (from its cache) proves nothing beyond this machine
+    local = Resolver(("127.0.0.53",), True, reachable=True)
+    assert decide(replace(UP, links=(), resolver=local), []).verdict == Verdict.OFFLINE
+
+
 def test_everything_failing_at_once_is_our_network_one_answer_is_not():
     failing = [ev("db/primary", "10.0.0.1", Outcome.NETWORK), ev("db/replica", "10.0.0.2", Outcome.NETWORK)]
     assert decide(UP, failing).verdict == Verdict.OFFLINE
@@ -205,6 +218,7 @@ async def test_resolver_of_resolv_conf_and_the_machine_seen_from_here(tmp_path):
     assert r.detail == "127.0.0.9: connection refused"
     assert (await localnet.check_resolver([], str(conf))).answers is None  # not asked
     assert localnet.route_source("127.0.0.1") == "127.0.0.1"
+    assert await localnet.ask("127.0.0.1", "x" * 70 + ".example", 0.1, 9) == "not asked: not a DNS name"
     obs = await localnet.observe([("127.0.0.1", 1)], [("127.0.0.1", 1)], resolver=False)
     assert obs.anchors == (("127.0.0.1", 1, False),)  # a closed port: no answer
     assert obs.resolver.answers is None and obs.unroutable == frozenset()
