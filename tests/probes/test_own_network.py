@@ -120,6 +120,10 @@ def check_status(p: subprocess.CompletedProcess[str], headline: str, titles=TITL
         assert re.search(r"\b2h0[1-9]m\b", line), line  # the last-known state's age
         assert len(line) <= 80
     assert not any(x.startswith("DOWN") for x in lines)
+    words = [[w.strip(".,:;()").lower() for w in x.split()] for x in lines]
+    for ws in words:  # nothing said twice in a line ("probe misconfigured: probe misconfigured")
+        pairs = [f"{a} {b}" for a, b in zip(ws, ws[1:], strict=False)]
+        assert len(pairs) == len(set(pairs)), ws
 
 
 # ---------------------------------------------------------------- no network at all

@@ -5,7 +5,9 @@ when the cockpit's own network is down."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import socket
 
 import pytest
 from rich.cells import cell_len
@@ -13,6 +15,7 @@ from rich.cells import cell_len
 from cockpit.cli import status as cli
 from cockpit.config import Config, Milestones, ProbeConfig, ServiceConfig
 from cockpit.health import ProbeResult, ServiceHealth, Status
+from cockpit.probes import base
 from cockpit.probes.selfcheck import NetworkState
 
 T0 = 1_800_000_000.0
@@ -68,6 +71,23 @@ def test_verbose_gives_every_probe_whole_summary_and_error_within_the_width():
     assert "Self-check: not looked" in text
 
 
+def repeated(line: str) -> list[str]:
+    """Two-word phrases a line says twice ("probe misconfigured: probe misconfigured")."""
+    words = [w.strip(".,:;()[]'\"").lower() for w in line.split()]
+    pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a and b]
+    return sorted({x for x in pairs if pairs.count(x) > 1})
+
+
+def test_network_errors_say_things_once():
+    _, dns = base.classify(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"))
+    assert dns == "name resolution failed: the resolver did not answer"
+    assert base.classify(OSError(errno.ENETUNREACH, "Network is unreachable")) == \
+        ("network", "network unreachable")
+    assert base.classify(OSError(errno.EHOSTUNREACH, "No route to host")) == \
+        ("network", "no route to host")
+    assert repeated("probe misconfigured: probe misconfigured: x") == ["probe misconfigured"]
+
+
 def test_status_at_80_columns_without_repeated_words(capsys, tmp_path, monkeypatch, refused_port):
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.delenv("COCKPIT_TEST_UNSET_PW", raising=False)
@@ -84,9 +104,11 @@ def test_status_at_80_columns_without_repeated_words(capsys, tmp_path, monkeypat
     assert db.startswith("UNKNOWN PostgreSQL")
     assert "probe misconfigured: password_env" in db
     assert "probe misconfigured: probe misconfigured" not in out
+    assert [x for x in lines if repeated(x)] == []
     assert next(x for x in lines if "Backend API" in x).startswith("DOWN    Backend API")
     code, out = run(capsys, cfg, tmp_path, "--verbose")
     assert "COCKPIT_TEST_UNSET_PW is not set" in out and out.count("probe misconfigured") == 2
+    assert [x for x in out.splitlines() if repeated(x)] == []
     assert all(cell_len(x) <= 80 for x in out.splitlines())
 
 
