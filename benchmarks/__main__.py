@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["benchmarks.tui", "benchmarks.bench_journal", "benchmarks.bench_probes",
+SUITES = ["benchmarks.tui", "benchmarks.bench_offline", "benchmarks.bench_journal", "benchmarks.bench_probes",
           "benchmarks.bench_ui_probes", "benchmarks.bench_incident",
           "benchmarks.bench_executor", "benchmarks.bench_memory"]
 

@@ -189,6 +189,11 @@ class CockpitApp(App[int]):
             self.set_keymap(self.keymap)
         if self.tick > 0:
             self.set_interval(self.tick, self.refresh_view, name="tick")
+        # The first frame first: the session's background work (the probe thread importing
+        # its client libraries, the journal's first read) would compete with it for the GIL.
+        self.call_after_refresh(self._start_session)
+
+    def _start_session(self) -> None:
         self.run_worker(self.session.run(self._changed_any_thread), name="session",
                         group="session", description="following the journal and the probes",
                         exit_on_error=False)

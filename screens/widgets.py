@@ -141,8 +141,13 @@ class Cell(Static):
         self.update(content, layout=self.sized_by_content)
 
 
+WORD_WIDTH = 8  # the longest word (UNKNOWN, 7) and a space: a word never runs into a name
+
+
 def status_word(status: Status) -> Text:
-    return Text(f"{status.word:<7}", style=STATUS_STYLE[status])
+    word = Text(status.word, style=STATUS_STYLE[status])
+    word.append(" " * (WORD_WIDTH - len(status.word)))  # the gap unstyled: read as a gap
+    return word
 
 
 class ServiceRow(Horizontal):

@@ -6,9 +6,14 @@ import functools
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
+else:  # loaded by the first probe (start-up time): see _lazy
+    from ._lazy import lazy_module
+
+    httpx = lazy_module("httpx")
 
 from .. import document as schema
 from ..health import Status

@@ -261,11 +261,12 @@ def classify(exc: BaseException) -> tuple[str, str]:
         if isinstance(e, ConnectionRefusedError):
             return REFUSED, "connection refused"
         if isinstance(e, socket.gaierror):
-            return DNS, f"name resolution failed: {_msg(e)}"
+            return DNS, f"name resolution failed: {_GAI.get(e.errno or 0, _msg(e))}"
         if isinstance(e, ConnectionResetError):
             return NETWORK, "connection reset by peer"
         if isinstance(e, OSError) and e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return NETWORK, f"network unreachable: {_msg(e)}"
+            return NETWORK, ("network unreachable" if e.errno == errno.ENETUNREACH
+                             else "no route to host")  # the OS text would say it twice
         if isinstance(e, TimeoutError):
             return TIMEOUT, "timed out"
     text = _msg(exc)
@@ -277,6 +278,11 @@ def classify(exc: BaseException) -> tuple[str, str]:
     if "timed out" in low or "timeout" in low:
         return TIMEOUT, f"timed out: {text}"
     return ERROR, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# getaddrinfo's own words repeat "name resolution" ("Temporary failure in name resolution")
+_GAI = {socket.EAI_AGAIN: "the resolver did not answer", socket.EAI_NONAME: "no such name",
+        socket.EAI_FAIL: "the resolver failed", socket.EAI_NODATA: "no address for the name"}
 
 
 def _msg(e: BaseException) -> str:

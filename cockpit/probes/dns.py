@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-import dns.rcode
-import dns.rdatatype
+if TYPE_CHECKING:
+    import dns.asyncquery
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+else:  # loaded by the first probe (start-up time): see _lazy
+    from ._lazy import lazy_module
+
+    dns = lazy_module("dns", ("asyncquery", "exception", "flags", "message", "rcode", "rdatatype"))
 
 from .. import document as schema
 from ..health import ProbeResult, Status

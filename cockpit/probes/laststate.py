@@ -13,7 +13,7 @@ from ..journal.record import dumps_document
 from ..text import one_line
 
 if TYPE_CHECKING:
-    from .scheduler import ProbeState
+    from .probestate import ProbeState
 
 STATE_FILE = "probes.toml"
 STATE_HEADER = "# DR cockpit: last-known probe results (a cache; safe to delete)\n"

@@ -16,10 +16,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-import psycopg.errors
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg.errors
+else:  # loaded by the first probe (start-up time): see _lazy
+    from ._lazy import lazy_module
+
+    psycopg = lazy_module("psycopg", ("errors",))
 
 from .. import document as schema
 from ..health import ProbeResult, Status

@@ -6,12 +6,20 @@ redis-py retries 10 times by default: this probe always passes ``Retry(NoBackoff
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aredis
-import redis.exceptions as rexc
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+if TYPE_CHECKING:
+    import redis.asyncio as aredis
+    import redis.exceptions as rexc
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+else:  # loaded by the first probe (start-up time): see _lazy
+    from ._lazy import lazy_attr, lazy_module
+
+    aredis = lazy_module("redis.asyncio")
+    rexc = lazy_module("redis.exceptions")
+    Retry = lazy_attr("redis.asyncio.retry", "Retry")
+    NoBackoff = lazy_attr("redis.backoff", "NoBackoff")
 
 from .. import document as schema
 from ..health import ProbeResult, Status

@@ -8,9 +8,14 @@
   after as many non-OK runs, OK after ``recover_after`` consecutive successes. The first
   answer of a probe that never answered is shown as it is (no history to damp against).
 - ``display_status``: a result older than interval + deadline + grace is STALE, never green.
-- Self-check: when a probe fails with a network-ish error (refused, timeout, DNS) and TCP
-  connects to every configured anchor fail too, the cockpit's own network is down: the run is
-  recorded as UNKNOWN "cockpit offline" and does not count toward DOWN.
+- Self-check (``selfcheck``, design decision 8.7): a run that failed at the network level
+  (unreachable, no answer to connect, name not resolved) is judged only once the cockpit has
+  looked at its own side (``localnet.observe``: interfaces, routes, resolver, anchors; cached
+  for ``selfcheck_ttl``) and at what every other probe saw. When the verdict explains the
+  failure (own network down, own DNS down, no route from here), the run counts toward nothing:
+  the probe shows UNKNOWN with its last-known state and that state's age. A failure already
+  counted is taken back when a later verdict explains it (the probes of one round fail one by
+  one), so nothing turns DOWN on that evidence.
 - Last-known results persist in ``<state_dir>/probes.toml`` (temp + fsync + rename + fsync
   of the directory), loaded on start so a cockpit started during an outage shows what was
   last seen and how old it is (STALE until fresh answers arrive).
@@ -23,25 +28,28 @@ import math
 import random
 import time
 import tomllib
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..config import Config
-from ..health import ProbeResult, ServiceHealth, Status, worst
+from ..health import ProbeResult, ServiceHealth, Status
 from ..journal.perms import ensure_dir, file_mode
 from ..journal.snapshot import write_bytes_atomic
 from ..text import one_line
 from ..timeutil import Clock, SystemClock
-from . import base
+from . import _lazy, base, localnet
 from .base import ProbeTarget
-from .damping import Damper, display_status, stale_after
+from .damping import Damper, stale_after
 from .laststate import STATE_FILE, dumps_state, result_from_record
+from .probestate import ProbeState, service_health
+from .selfcheck import Evidence, NetworkState, Outcome, Verdict, decide, endpoints, outcome
 
 Runner = Callable[[ProbeTarget, float, Callable[[], float]], Awaitable[ProbeResult]]
+Observer = Callable[..., Awaitable[localnet.Observation]]
+NETWORK_FAILURE = (Outcome.NETWORK, Outcome.DNS)
 
-HISTORY = 30
 
 
 @dataclass(frozen=True)
@@ -77,33 +85,6 @@ def anchors_from_config(config: Config) -> list[tuple[str, int]]:
     return list(config.connectivity_anchors)
 
 
-# ---------------------------------------------------------------- per-probe state
-
-
-@dataclass
-class ProbeState:
-    target: ProbeTarget
-    damper: Damper
-    last: ProbeResult | None = None
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    shown: Status = Status.UNKNOWN
-    running: bool = False
-    runs: int = 0
-
-    def view(self, now: float, grace: float) -> ProbeResult | None:
-        if self.last is None:
-            return None
-        shown = display_status(self.last.status, self.last.observed_at, now,
-                               stale_after(self.target, grace))
-        if shown == self.last.status and self.last.raw_status is None:
-            return self.last
-        summary = self.last.summary
-        if shown == Status.STALE:
-            summary = f"no fresh answer; last: {self.last.status.word} {summary}"
-        return replace(self.last, status=shown, raw_status=self.last.raw_status or self.last.status,
-                       summary=summary)
-
-
 class Scheduler:
     """Concurrent probe runner; ``snapshot()`` is what the health panes and ``status`` show."""
 
@@ -112,7 +93,9 @@ class Scheduler:
                  grace: float = 5.0, anchors: Iterable[tuple[str, int]] = (),
                  anchor_timeout: float = 2.0, selfcheck_ttl: float = 10.0,
                  on_change: Callable[[str], None] | None = None, runner: Runner | None = None,
-                 load: bool = True, save: bool = True, save_every: float = 2.0,
+                 observer: Observer | None = None,
+                 load: bool = True, damp_loaded: bool = True, save: bool = True,
+                 save_every: float = 2.0,
                  tick: float = 1.0, mode: str = "personal"):
         self.services = list(services)
         self.mode = mode  # of the state directory: personal (0600 files) or shared (0640)
@@ -126,6 +109,7 @@ class Scheduler:
         self.selfcheck_ttl = selfcheck_ttl
         self.on_change = on_change
         self.runner: Runner = runner or base.run_probe
+        self.observer: Observer = observer or localnet.observe
         self.save_enabled = save and self.state_dir is not None
         self.save_every = save_every
         self.tick = tick
@@ -133,18 +117,20 @@ class Scheduler:
         for s in self.services:
             for t in s.probes:
                 self.states[(s.id, t.name)] = ProbeState(t, Damper(t.fail_after, t.recover_after))
-        self.offline: bool = False  # last self-check verdict
-        self.offline_checked_at: float | None = None
+        self.network = NetworkState()  # the self-check's verdict on our own side
+        self.selfcheck_error: str | None = None
+        self._observation: localnet.Observation | None = None
+        self._observe_task: asyncio.Task[None] | None = None
         self.load_error: str | None = None
         self.save_error: str | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._dirty = False
-        self._selfcheck_task: asyncio.Task[bool] | None = None
         self._shown: dict[str, tuple[Status, float | None]] = {}
         self._warm = False
         self._stop_requested = False
+        self.damp_loaded = damp_loaded  # False: last-known shown, not damped against
         if load and self.state_dir is not None:
             self.load()
 
@@ -155,7 +141,7 @@ class Scheduler:
         if self._warm:
             return
         kinds = sorted({st.target.kind for st in self.states.values()})
-        await asyncio.to_thread(_warm, kinds)
+        await asyncio.to_thread(_lazy.warm, kinds)
         self._warm = True
 
     async def run(self) -> None:
@@ -164,11 +150,15 @@ class Scheduler:
         if self._stop_requested:  # stop() came before run()
             self._stop_requested = False
             return
-        await self.warm_up()
-        tasks = [asyncio.create_task(self._loop(st), name=f"probe {st.target.id}")
-                 for st in self.states.values()]
-        tasks.append(asyncio.create_task(self._housekeeping(), name="probe housekeeping"))
+        # our own side first, while the client libraries load: a cockpit started with no
+        # network says so before any probe ran
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self.network_state(), name="self-check")]
         try:
+            await self.warm_up()
+            tasks += [asyncio.create_task(self._loop(st), name=f"probe {st.target.id}")
+                      for st in self.states.values()]
+            tasks.append(asyncio.create_task(self._housekeeping(), name="probe housekeeping"))
             await self._stop.wait()
         finally:
             for t in tasks:
@@ -195,6 +185,7 @@ class Scheduler:
             if i % 8 == 7:
                 await asyncio.sleep(0)  # start in small batches: the loop stays responsive
         await asyncio.gather(*tasks)
+        self.redecide()
         if self._dirty and self.save_enabled:
             await self._save_async()
         return self.snapshot()
@@ -236,13 +227,20 @@ class Scheduler:
                     cls, msg = base.classify(e)
                     res = ProbeResult(Status.FAIL, "probe error", self.clock.now(), error=msg,
                                       error_class=cls)
-            if res.status != Status.OK and res.error_class in base.NETWORK_CLASSES and self.anchors \
-                    and not await self._network_ok():
-                res = replace(res, status=Status.UNKNOWN, raw_status=res.status,
-                              error_class=base.OFFLINE,
-                              summary="cockpit offline: no network anchor reachable; "
-                                      f"service state unknown (probe said: {res.summary})")
+            out = outcome(res)
+            if out in NETWORK_FAILURE:
+                # decided before the service is judged: is it our own side? (decision 8.7)
+                st.raw = res
+                remote = any(not localnet.is_loopback(h) for h in st.hosts)
+                why = (await self.network_state(resolver=remote)).explains(st.target, res)
+                if why is not None:
+                    st.undecided, st.undo = (why, res), None
+                    self._call_on_change(st.target.service)
+                    return
             self.record(st.target.service, st.target.name, res)
+            if out == Outcome.ANSWERED and self.network.verdict not in (Verdict.OK, Verdict.UNKNOWN):
+                self.redecide()  # something answered: maybe our network is back
+                self._look_again()
         finally:
             st.running = False
 
@@ -251,6 +249,8 @@ class Scheduler:
         while True:
             await asyncio.sleep(self.tick)
             self._notify_changes()
+            if self.network.verdict not in (Verdict.OK, Verdict.UNKNOWN):
+                self._look_again(min_age=self.selfcheck_ttl)
             if self.save_enabled and self._dirty and time.monotonic() - last_save >= self.save_every:
                 last_save = time.monotonic()
                 self._dirty = False
@@ -258,37 +258,78 @@ class Scheduler:
 
     # ------------------------------------------------------------ self-check
 
-    async def _network_ok(self) -> bool:
-        now = time.monotonic()
-        if self.offline_checked_at is not None and now - self.offline_checked_at < self.selfcheck_ttl:
-            return not self.offline
-        task = self._selfcheck_task
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            self._selfcheck_task = task = asyncio.create_task(self.self_check())
-        return await asyncio.shield(task)
+    @property
+    def offline(self) -> bool:
+        """The cockpit's own network is down (the self-check's verdict)."""
+        return self.network.verdict == Verdict.OFFLINE
 
-    async def self_check(self) -> bool:
-        """TCP connect to the anchors; True when at least one answers (or none configured)."""
-        if not self.anchors:
-            return True
+    @property
+    def offline_checked_at(self) -> float | None:
+        return None if self._observation is None else self._observation.at
 
-        async def one(host: str, port: int) -> bool:
-            try:
-                async with asyncio.timeout(self.anchor_timeout):
-                    _, w = await asyncio.open_connection(host, port)
-                w.transport.abort()
-                return True
-            except (OSError, TimeoutError):
-                return False
+    async def network_state(self, *, resolver: bool = False) -> NetworkState:
+        """Look at our own side (at most every ``selfcheck_ttl``; ``resolver``: ask the
+        nameservers too) and decide with what every probe saw."""
+        for _ in range(2):  # twice: the look in flight may not have asked the resolver
+            obs = self._observation
+            if obs is not None and time.monotonic() - obs.at < self.selfcheck_ttl and (
+                    not resolver or obs.resolver.answers is not None):
+                break
+            task = self._observe_task
+            if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+                self._observe_task = task = asyncio.create_task(self._observe(resolver))
+            await asyncio.shield(task)
+        return self.redecide()
 
-        oks = await asyncio.gather(*(one(h, p) for h, p in self.anchors))
-        was = self.offline
-        self.offline = not any(oks)
-        self.offline_checked_at = time.monotonic()
-        if was != self.offline:
+    def _look_again(self, min_age: float = 0.0) -> None:
+        """While a verdict blames our side, look again (in the background) when something
+        answered or every ``selfcheck_ttl``: the banner goes when the network is back."""
+        obs, task = self._observation, self._observe_task
+        if obs is None or (task is not None and not task.done()) \
+                or time.monotonic() - obs.at < min_age:
+            return
+        self._observe_task = task = asyncio.create_task(
+            self._observe(obs.resolver.answers is not None))
+        task.add_done_callback(lambda _t: self.redecide())
+
+    async def _observe(self, resolver: bool) -> None:
+        hosts = [hp for st in self.states.values() for hp in endpoints(st.target)]
+        try:
+            self._observation = await self.observer(hosts, self.anchors, resolver=resolver,
+                                                    anchor_timeout=self.anchor_timeout)
+            self.selfcheck_error = None
+        except Exception as e:  # noqa: BLE001 - a self-check bug must not stop probing: shown
+            self.selfcheck_error = f"{type(e).__name__}: {one_line(e, 200)}"
+
+    def redecide(self) -> NetworkState:
+        """The verdict from the last observation and the probes' latest runs; a new verdict
+        takes back the failures it explains and redraws every service."""
+        if self._observation is None:
+            return self.network
+        now = self.clock.now()
+        evidence = [Evidence(st.target.id, st.hosts, outcome(st.raw)) for st in self.states.values()
+                    if st.raw is not None
+                    and now - st.raw.observed_at <= stale_after(st.target, self.grace)]
+        state = decide(self._observation, evidence)
+        old, self.network = self.network, state
+        if (state.verdict, state.text) != (old.verdict, old.text):
+            self._rejudge(state)
             for s in self.services:
                 self._call_on_change(s.id)
-        return not self.offline
+        return state
+
+    def _rejudge(self, state: NetworkState) -> None:
+        for st in self.states.values():
+            if st.undecided is not None:
+                why = state.explains(st.target, st.undecided[1])
+                if why is not None:
+                    st.undecided = (why, st.undecided[1])
+            elif st.undo is not None and st.raw is not None:
+                why = state.explains(st.target, st.raw)
+                if why is not None:  # counted before the verdict came: take it back
+                    st.last, st.damper = st.undo
+                    st.undecided, st.undo = (why, st.raw), None
+                    self._dirty = True
 
     # ------------------------------------------------------------ results
 
@@ -297,10 +338,13 @@ class Scheduler:
         st = self.states.get((service, name))
         if st is None:
             return
+        st.raw, st.undecided = res, None
+        st.undo = (st.last, replace(st.damper)) if outcome(res) in NETWORK_FAILURE else None
         if res.error_class == base.CONFIG:
             # our configuration is wrong, not the service: never "DOWN" (nor an exit code 2)
-            res = replace(res, status=Status.UNKNOWN, raw_status=res.status,
-                          summary=f"probe misconfigured: {res.summary}")
+            summary = res.summary if res.summary.startswith("probe misconfigured") \
+                else f"probe misconfigured: {res.summary}"
+            res = replace(res, status=Status.UNKNOWN, raw_status=res.status, summary=summary)
         damped = st.damper.feed(res.status, res.observed_at)
         if res.error_class in (base.OFFLINE, base.CONFIG):
             stored = res  # UNKNOWN, the probe's own verdict in raw_status
@@ -343,61 +387,9 @@ class Scheduler:
 
     def snapshot(self) -> list[ServiceHealth]:
         now = self.clock.now()
-        return [self._service_health(s, now) for s in self.services]
-
-    def _service_health(self, spec: ServiceSpec, now: float) -> ServiceHealth:
-        views: dict[str, ProbeResult] = {}
-        order = []
-        for t in spec.probes:
-            st = self.states[(spec.id, t.name)]
-            v = st.view(now, self.grace)
-            order.append((t, st, v))
-            if v is not None:
-                views[t.name] = v
-        statuses = [v.status if v is not None else Status.UNKNOWN for _, _, v in order]
-        status = worst(statuses) if statuses else Status.UNKNOWN
-        summary = ""
-        key = None
-        split = None
-        pg = {n: v for n, v in views.items()
-              if self.states[(spec.id, n)].target.kind == "postgres" and v.status != Status.STALE}
-        if len(pg) >= 2:
-            from .postgres import split_brain
-
-            split = split_brain(pg)
-        if split:
-            status = Status.FAIL
-            summary = split
-        if not views:
-            summary = "cockpit offline" if self.offline else "no answer yet"
-        else:
-            worst_view = None
-            for t, _st, v in order:
-                if v is None:
-                    continue
-                if worst_view is None or v.status.severity > worst_view[1].status.severity:
-                    worst_view = (t, v)
-            assert worst_view is not None
-            t0, v0 = worst_view
-            if not summary:
-                summary = v0.summary if len(order) == 1 else f"{t0.name}: {v0.summary}"
-            key = v0.key_figure
-            if v0.status == Status.OK:
-                key = next((v.key_figure for _, _, v in order if v is not None and v.key_figure), None)
-        observed = [v.observed_at for v in views.values()]
-        expo: list[float] = []
-        for v in views.values():
-            x = v.metrics.get("rpo_exposure")
-            if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x):
-                expo.append(float(x))
-        first = self.states[(spec.id, spec.probes[0].name)] if spec.probes else None
-        downs = [st.damper.down_since for _, st, _ in order if st.damper.down_since is not None]
-        return ServiceHealth(
-            service=spec.id, title=spec.title, status=status, summary=summary,
-            observed_at=min(observed) if observed else None, key_figure=key,
-            latencies=tuple(first.latencies) if first else (), probes=views,
-            rpo_exposure=max(expo) if expo else None,
-            down_since=min(downs) if downs and status == Status.FAIL else None)
+        summary = "cockpit offline" if self.offline else "no answer yet"
+        return [service_health(s, [self.states[(s.id, t.name)] for t in s.probes], now,
+                               self.grace, summary) for s in self.services]
 
     # ------------------------------------------------------------ persistence
 
@@ -453,34 +445,11 @@ class Scheduler:
                     continue
                 res = result_from_record(rec)
                 st.last = res
-                st.damper.status = res.status
-                ds = rec.get("down_since")
-                st.damper.down_since = float(ds) if isinstance(ds, int | float) else None
+                if self.damp_loaded:
+                    st.damper.status = res.status
+                    ds = rec.get("down_since")
+                    st.damper.down_since = float(ds) if isinstance(ds, int | float) else None
                 lat = rec.get("latencies", [])
                 st.latencies.extend(float(x) for x in lat if isinstance(x, int | float))
             except (KeyError, TypeError, ValueError):
                 continue
-
-
-def _warm(kinds: list[str]) -> None:
-    from . import KINDS, _module
-
-    for k in kinds:
-        if k in KINDS:
-            try:
-                mod = _module(k)
-            except Exception:  # noqa: BLE001 - a broken kind is reported by its runs
-                continue
-            if k in ("http", "horizon"):
-                import anyio._backends._asyncio  # noqa: F401 - imported lazily on first request
-                import h11  # noqa: F401
-                import httpcore._async.http11  # noqa: F401
-
-                from ._http import ssl_context
-
-                ssl_context(True, None)
-            if k == "dns":
-                import dns._asyncio_backend  # noqa: F401
-            if k in ("s3", "walg"):
-                import boto3.session  # noqa: F401
-            del mod

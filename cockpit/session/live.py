@@ -34,6 +34,7 @@ from ..journal import Follower, Journal, JournalWriteError, default_author
 from ..journal.validate import is_unreadable, unreadable_line
 from ..journal.watch import preview_tail
 from ..probes.scheduler import Scheduler, anchors_from_config, from_config
+from ..probes.selfcheck import Verdict
 from ..text import one_line
 from ..timeutil import Clock, SystemClock
 from .protocol import (
@@ -177,10 +178,15 @@ class LiveSession:
                 " What the panes show is getting old; restart the cockpit.")))
         sched = self.scheduler
         if sched is not None:
-            if sched.offline:
-                out.append(Banner("offline", BannerLevel.WARNING, (
-                    "COCKPIT OFFLINE: no connectivity anchor answers. Probe failures may be "
-                    "our own network, not the services.")))
+            # the self-check's verdict on our own side (design decision 8.7)
+            for i, p in enumerate(sched.network.problems):
+                out.append(Banner(f"network-{p.verdict.value}-{i}", BannerLevel.ERROR
+                                  if p.verdict == Verdict.OFFLINE else BannerLevel.WARNING, p.text))
+            if sched.selfcheck_error:
+                out.append(Banner("selfcheck", BannerLevel.WARNING, (
+                    f"SELF-CHECK FAILED: {one_line(sched.selfcheck_error, 160)}. The cockpit "
+                    "cannot tell its own network outage from a service outage: a probe failing "
+                    "at the network level may be our side.")))
             if sched.save_error:
                 out.append(Banner("probe-state", BannerLevel.WARNING, (
                     f"Last-known health not saved: {one_line(sched.save_error, 160)}. A "
