@@ -61,7 +61,8 @@ def test_the_wheel_holds_the_ui_and_the_library_under_the_projects_namespace(ins
     assert tops == {"cockpit"}, tops
     for needed in ("cockpit/screens/app.py", "cockpit/screens/cockpit.tcss",
                    "cockpit/runbooks/builtin/database.toml",
-                   "cockpit/scenarios/demo.toml", "cockpit/runbooks/supervisor.py"):
+                   "cockpit/runbooks/builtin/exercises/database-loss.toml",
+                   "cockpit/runbooks/supervisor.py"):
         assert needed in names, needed
 
 
