@@ -156,9 +156,11 @@ class ScenarioPlayer:
                 if at > off:
                     break
                 if prev is not None and st.status != prev:
+                    data = {"service": sid, "status": st.status.value, "summary": st.summary}
+                    if st.rpo_exposure is not None:  # the data-loss window when it changed
+                        data["rpo_exposure"] = st.rpo_exposure
                     out.append(SimEntry(ts=base + at, author="cockpit", kind="health",
-                                        data={"service": sid, "status": st.status.value,
-                                              "summary": st.summary}, id=f"sim:h:{sid}:{at}"))
+                                        data=data, id=f"sim:h:{sid}:{at}"))
                 prev = st.status
         out.sort(key=lambda e: e.ts)
         return out

@@ -441,8 +441,8 @@ def check_scenario(data: dict[str, Any], text: str, path: str | Path, *,
     v = validator or Validator(path, text)
     _fix_expect_lines(v.lines)
     c = _Checker(v, library)
-    for p, s in _strings(data, ()):
-        m = DANGEROUS_IN_TEXT_RE.search(s)
+    for p, string in _strings(data, ()):
+        m = DANGEROUS_IN_TEXT_RE.search(string)
         if m:
             v.error(p, f"contains a control or invisible character (U+{ord(m.group()):04X}): "
                        "remove it or write it out")
