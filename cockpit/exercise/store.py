@@ -167,13 +167,15 @@ class ExerciseStore:
         return self.incidents.opened_journal(exercise_id)
 
     def start(self, scenario: Scenario, text: str, *, source: str, speed: float = 1.0,
-              running: bool = False) -> str:
+              running: bool = False, exercise_id: str | None = None) -> str:
         """A new exercise of ``scenario`` (``text``: its file, kept whole in the journal);
         its clock stands at T+0 until the facilitator starts it (``running``: at once)."""
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise ExerciseError(f"the speed must be from {MIN_SPEED:g} to {MAX_SPEED:g}")
         now = self.clock.now()
-        xid = new_incident_id(scenario.id or scenario.title, now)
+        xid = exercise_id or new_incident_id(scenario.id or scenario.title, now)
+        if incident_dir(self.root, xid).exists():
+            raise ExerciseError(f"an exercise {xid!r} exists already")
         j = self.journal(xid)
         j.append("exercise.started", {
             "scenario": text, "sha256": hashlib.sha256(text.encode()).hexdigest(),

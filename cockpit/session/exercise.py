@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,24 @@ from ..exercise.board import Board, build_board
 from ..exercise.clock import MAX_SPEED, MIN_SPEED, ExerciseClock
 from ..exercise.store import ExerciseError, ExerciseStore, exercise_record
 from ..exercise.timeline import Timeline
-from ..incident.clocks import incident_clocks
+from ..incident.clocks import ServiceTargets, incident_clocks
 from ..incident.fold import fold
 from ..incident.model import EntryLike, IncidentState, SimEntry
 from ..incident.store import IncidentError
 from ..journal import Follower, Journal, JournalWriteError, default_author
 from ..journal.model import check_incident_id, incident_dir
-from ..plan import SEVERITIES
+from ..plan import SEVERITIES, Milestones
 from ..text import one_line
 from ..timeutil import Clock, SystemClock, format_clock
-from .protocol import Banner, BannerLevel, Capabilities, IncidentChoice, SessionKind, View
+from .protocol import (
+    Banner,
+    BannerLevel,
+    Capabilities,
+    IncidentChoice,
+    Runbooks,
+    SessionKind,
+    View,
+)
 from .rehearsal import RehearsalSteps
 
 JOURNAL_RETRY = 5.0
@@ -54,14 +62,14 @@ class ScenarioClock:
 
 
 class ExerciseSession:
-    kind = SessionKind.EXERCISE
+    kind: SessionKind = SessionKind.EXERCISE
 
     def __init__(self, state_dir: Path, exercise_id: str, *, mode: str = "personal",
                  wall: Clock | None = None, author: str | None = None,
                  roles: Sequence[str] = (), facilitator: bool = False,
                  runbook_dirs: Sequence[Path] = ()) -> None:
         self.wall: Clock = wall or SystemClock()
-        self.author = author or default_author()
+        self.author: str = author or default_author()
         self.store = ExerciseStore(state_dir, mode=mode, clock=self.wall, author=self.author)
         try:
             self.exercise_id = check_incident_id(exercise_id)
@@ -73,14 +81,14 @@ class ExerciseSession:
         entries = sorted(self._follower.poll(), key=lambda e: (e.ts, e.writer, e.seq))
         self.record = exercise_record(exercise_id, entries)
         self.scenario = self.record.scenario
-        self.name = f"EXERCISE · {self.scenario.title}"
-        self.milestones = self.scenario.milestones
-        self.services = self.scenario.services
-        self.priorities = self.scenario.priorities
+        self.name: str = f"EXERCISE · {self.scenario.title}"
+        self.milestones: Milestones = self.scenario.milestones
+        self.services: Sequence[ServiceTargets] = self.scenario.services
+        self.priorities: Mapping[str, str] = self.scenario.priorities
         self.roles = frozenset(roles)
         self.is_facilitator = facilitator
         self.clock: Clock = ScenarioClock(self)
-        self.runbooks = RehearsalSteps(self, tuple(runbook_dirs))
+        self.runbooks: Runbooks = RehearsalSteps(self, tuple(runbook_dirs))
         self._lock = threading.RLock()
         self._entries: list[Any] = entries
         self._timeline = Timeline(self.record, entries)
