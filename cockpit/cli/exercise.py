@@ -89,7 +89,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
                               "outcomes": len(s.outcomes), "spares": len(s.spares),
                               "runbooks": list(s.runbooks)}, ensure_ascii=True))
             continue
-        print(f"EXERCISE scenario {one_line(s.id, 40):<20} {one_line(s.category or '-', 15):<15}"
+        print(f"EXERCISE scenario {one_line(s.id, 40):<22} {one_line(s.category or '-', 15):<15}"
               f" {format_clock(s.length):>8}  {told:>2} injects {len(s.outcomes):>2} outcomes "
               f"{len(s.spares)} spares  {one_line(s.title, 60)}")
     return 0

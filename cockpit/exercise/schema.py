@@ -328,14 +328,15 @@ class _Checker:
         else:
             self.ids[ident] = path
 
-    def effect(self, inj: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
-        given = [k for k in ("service", "log", "incident", "role") if inj.get(k) is not None]
+    def effect(self, inj: dict[str, Any], raw: dict[str, Any], path: KeyPath
+               ) -> dict[str, Any] | None:
+        given = [k for k in ("service", "log", "incident", "role") if k in raw]
         if len(given) > 1:
             self.err((*path, given[1]), f"one effect per inject ({', '.join(given)} given): "
                      "write another [[inject]] at the same time")
             return None
-        if not given:
-            return None
+        if not given or any(inj.get(k) is None for k in given):
+            return None  # none, or not valid (already reported)
         kind = given[0]
         eff = {k: inj[k] for k in _EFFECT if inj.get(k) is not None}
         if kind == "service":
@@ -343,7 +344,8 @@ class _Checker:
                 self.err((*path, "service"), f"unknown service {inj['service']!r}")
                 return None
             if inj.get("status") is None:
-                self.err((*path, "status"), "a service inject needs a status")
+                if "status" not in raw:
+                    self.err((*path, "status"), "a service inject needs a status")
                 return None
             if inj.get("demo_only"):
                 self.err((*path, "demo_only"), "the scripted response (demo_only) cannot "
@@ -351,7 +353,8 @@ class _Checker:
                 return None
         elif kind == "incident" and inj["incident"] == "declared":
             if not inj.get("title"):
-                self.err((*path, "title"), "declaring an incident needs a title")
+                if "title" not in raw or raw["title"] == "":
+                    self.err((*path, "title"), "declaring an incident needs a title")
                 return None
             for sid in inj.get("services") or []:
                 if sid not in self.services:
@@ -368,7 +371,8 @@ class _Checker:
         ok = True
         for key in required:
             if o.get(key) is None:
-                self.err((*path, key), f"a {kind} outcome needs {key}")
+                if key not in raw:
+                    self.err((*path, key), f"a {kind} outcome needs {key}")
                 ok = False
         for key in sorted(_PARAM_KEYS - set(required) - set(optional)):
             if key in raw:
@@ -485,9 +489,9 @@ def check_scenario(data: dict[str, Any], text: str, path: str | Path, *,
         if at is not None and length is not None and at > length:
             v.error((*p, "at"), f"T+{short_duration(at)} is after the end of the scenario "
                     f"(length {short_duration(length)})")
-        eff = c.effect(inj, p)
-        if eff is None and not inj.get("synopsis") and not any(
-                inj.get(k) is not None for k in ("service", "log", "incident", "role")):
+        eff = c.effect(inj, raw, p)
+        if eff is None and not any(k in raw for k in ("synopsis", "service", "log", "incident",
+                                                       "role")):
             v.error(p, "an inject needs a synopsis or an effect (service, log, incident, role)")
         outcomes = []
         for j, rawo in enumerate(inj.get("expect") or []):
