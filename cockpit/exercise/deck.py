@@ -188,10 +188,9 @@ def read_deck(text: str, file: str, services_from: Scenario, *, title: str | Non
                 at = deck_time(when)
             except ValueError as e:
                 errors.append(DeckError(file, n, "time", str(e)))
-                at = None
-            if at is not None:
-                inj["at"] = f"{int(at)}s" if at == int(at) else f"{at}s"
-                last_time = max(last_time, at)
+                at = 0.0  # reported; the rest of the row is still checked
+            inj["at"] = f"{int(at)}s" if at == int(at) else f"{at}s"
+            last_time = max(last_time, at)
         elif not inj.get("spare"):
             errors.append(DeckError(file, n, "time", "empty: give the scenario time (or "
                                     "spare = yes)"))

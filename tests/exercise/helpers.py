@@ -14,7 +14,7 @@ from cockpit.incident.store import IncidentStore
 from cockpit.scenario import scenario_dir
 from cockpit.timeutil import FixedClock
 
-T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: in the past, so "now" is after every test exercise
 MIN = 60.0
 
 
