@@ -69,7 +69,9 @@ def effect_text(inj: Inject) -> str:
     if e.get("service"):
         word = {"ok": "OK", "warn": "WARN", "fail": "DOWN", "stale": "STALE",
                 "unknown": "UNKNOWN"}.get(str(e.get("status")), "?")
-        return f"{e['service']} {word}" + (f": {e['summary']}" if e.get("summary") else "")
+        silent = " (stops answering)" if e.get("silent") else ""
+        return f"{e['service']} {word}{silent}" + (f": {e['summary']}" if e.get("summary")
+                                                    else "")
     if e.get("log"):
         return f"log: {e['log']}"
     return ""
@@ -411,7 +413,8 @@ class ExerciseApp(CockpitApp):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "facilitator":
-            return self.facilitator is not None
+            return self.facilitator is not None and not isinstance(self.screen,
+                                                                   FacilitatorScreen)
         # on the facilitator's screen the facilitator steers; players act (escape: the cockpit)
         return not (action in PLAYER_ACTIONS and isinstance(self.screen, FacilitatorScreen))
 
