@@ -179,6 +179,8 @@ async def test_a_player_has_no_facilitator_screen_and_one_incident(tmp_path):
         await pilot.press("i")
         await pilot.pause(0.1)
         assert isinstance(app.screen, ExerciseMainScreen)  # no picker: one incident
+        assert any("real incidents are never shown in an exercise" in n.message
+                   for n in app._notifications)
 
 
 async def test_i_in_the_live_cockpit_never_lists_an_exercise(tmp_path):
