@@ -59,7 +59,7 @@ def test_facilitator_and_player_in_two_processes(tmp_path):
     store.close()
     base = ["--state-dir", str(state), "exercise"]
     fac = Pty.spawn(cockpit_argv(*base, "facilitate", xid), cols=120, rows=40)
-    player = Pty.spawn(cockpit_argv(*base, "join", xid, "--runbooks", str(rb_dir)), cols=120,
+    player = Pty.spawn(cockpit_argv(*base, "join", "latest", "--runbooks", str(rb_dir)), cols=120,
                        rows=40)
     try:
         assert fac.wait_for("READY (not started)", 60), fac.text()
