@@ -83,6 +83,8 @@ def test_the_installed_cockpit_works_outside_the_checkout(installed, tmp_path):
     assert nope.returncode != 0 and "No module named 'screens'" in nope.stderr
     ok = run(venv, elsewhere, cockpit, "runbooks", "validate")
     assert ok.returncode == 0 and "6 runbooks" in ok.stdout, ok.stdout + ok.stderr
+    ex = run(venv, elsewhere, cockpit, "exercise", "validate")  # the scenario library
+    assert ex.returncode == 0 and "6 scenario files: all valid" in ex.stdout, ex.stdout + ex.stderr
 
 
 def test_the_installed_demo_starts(installed, tmp_path):
