@@ -2,6 +2,7 @@
 
 Modules, one job each:
 
+- ``model``    the scenario as data: services, injects, outcomes, their effects over time
 - ``schema``   the scenario file: services, the master scenario events list (injects, each
                with its effects, audience and expected outcomes), spare injects; every error
                named by file, line and key
