@@ -114,3 +114,28 @@ def test_an_exercise_declaration_carries_its_marker_and_lives_apart(both):
         assert not (state / "incidents" / xid).exists()
     finally:
         store.close()
+
+
+def test_shared_mode_uses_an_exercises_directory_an_admin_created(tmp_path):
+    import os
+    import stat
+
+    from cockpit.journal import UnsafeStateDir
+
+    from .helpers import scenario_of
+
+    state = tmp_path / "shared"
+    state.mkdir()
+    os.chmod(state, 0o3770)
+    s, text = library_scenario("data-breach")
+    store = ExerciseStore(state, mode="shared")
+    try:
+        with pytest.raises(UnsafeStateDir, match="an admin creates it once"):
+            store.start(s, text, source="test")
+        (state / "exercises").mkdir()
+        os.chmod(state / "exercises", 0o3770)
+        xid = store.start(scenario_of(text), text, source="test")
+        files = list((state / "exercises" / "incidents" / xid / "journal").iterdir())
+        assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o640 for f in files)
+    finally:
+        store.close()
