@@ -199,3 +199,46 @@ async def test_i_in_the_live_cockpit_never_lists_an_exercise(tmp_path):
         await pilot.press("i")
         assert await wait_until(pilot, lambda: isinstance(app.screen, IncidentPicker))
         assert [iid for iid, _ in app.screen.rows] == [rid]
+
+
+async def test_a_player_works_the_incident_as_in_a_real_one(tmp_path):
+    """Declare (failing services and impact start pre-filled, in scenario time), take a
+    role, note, send an update: each a journal entry of the exercise."""
+    from cockpit.screens.forms import DeclareForm
+
+    state = tmp_path / "state"
+    text = (scenario_dir() / "database-loss.toml").read_text(encoding="utf-8")
+    wall = FixedClock(T0)
+    fac = ExerciseStore(state, clock=wall, author="fac")
+    fac.start(parse_scenario(tomllib.loads(text), text, "s.toml"), text, source="test",
+              running=True, exercise_id=XID)
+    fac.close()
+    wall.t = T0 + 150  # T+2:30: database and backend down
+    app = player_app(state, wall, role="commander")
+    s = app.session
+
+    def entries(kind):
+        return [e for e in s.journal_entries() if e.kind == kind]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, DeclareForm))
+        form = app.screen
+        assert set(form.query_one("#services").selected) >= {"database", "backend"}
+        assert form.query_one("#impact").value == "08:02:00"  # the failure, scenario time
+        await pilot.press(*"Primary lost", "enter")
+        assert await wait_until(pilot, lambda: entries("incident.declared"))
+        decl = entries("incident.declared")[0].data
+        assert decl["exercise"] == XID and decl["impact_start"] == T0 + 120
+        await pilot.press("a", *"bob", "enter")
+        assert await wait_until(pilot, lambda: entries("role.assigned"))
+        await pilot.press("n", *"promote db-2", "enter")
+        assert await wait_until(pilot, lambda: entries("note"))
+        await pilot.press("u")
+        assert await wait_until(pilot, lambda: app.screen.__class__.__name__ == "UpdateForm")
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: any(
+            e.data.get("type") == "communication" for e in entries("note")))
+        inc = s.view().incident
+        assert inc is not None and inc.role("commander") == "bob"
+        assert inc.first_communication_at == pytest.approx(T0 + 150)
