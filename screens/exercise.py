@@ -242,7 +242,7 @@ class FacilitatorScreen(Screen[None]):
                 if inj is not None:
                     t.append(clean(inj.synopsis or effect_text(inj) or inj.id, limit=400))
                     t.append("\n")
-                    t.append(f"for {inj.audience}", style="dim")
+                    t.append(f"for {one_line(inj.audience, 20)}", style="dim")
                     eff = effect_text(inj) if inj.synopsis else ""
                     if eff:
                         t.append(f" · effect: {one_line(eff, 160)}", style="dim")

@@ -19,7 +19,7 @@ from ..health import ServiceHealth
 from ..incident.model import EntryLike, SimEntry
 from ..scenario import ScenarioPlayer
 from .clock import ExerciseClock
-from .schema import Inject, Scenario, compile_effects
+from .schema import AUDIENCES, Inject, Scenario, compile_effects
 from .store import CONTROL_KINDS, MARKS, MAX_TEXT, ExerciseRecord
 
 
@@ -98,12 +98,12 @@ class Timeline:
             return Fired(offset, replace(spare, at=offset), e.author, e.id)
         text, audience = d.get("synopsis"), d.get("audience", "all")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT or \
-                not isinstance(audience, str):
+                audience not in AUDIENCES:
             self.problems.append(f"inject by {e.author}: not a valid ad-hoc inject")
             return None
         ident = f"adhoc-{e.id}"
-        return Fired(offset, Inject(ident, offset, text, audience if audience else "all",
-                                    index=10_000), e.author, e.id)
+        return Fired(offset, Inject(ident, offset, text, str(audience), index=10_000),
+                     e.author, e.id)
 
     def _mark(self, e: Any) -> Mark | None:
         d = e.data if isinstance(e.data, dict) else {}

@@ -84,9 +84,12 @@ def test_the_exercise_screens_show_payloads_inert(hostile, who):
     with Pty.spawn(cockpit_argv(*argv), cols=120, rows=40) as p:
         assert p.wait_for("EXERCISE", 30), p.text()
         p.settle(0.5)
-        keys = ["down"] * 12 if who == "facilitate" else ["3", "enter", "escape", "down"]
+        # the facilitator: every line of the board, and its detail (home, then down to the
+        # end); a player: the log and an entry
+        keys = ["home", *["down"] * 60] if who == "facilitate" else [
+            "3", "enter", "escape", "down"]
         for k in keys:
-            p.press(k, pause=0.1)
+            p.press(k, pause=0.05)
         if who == "facilitate":
             p.press("escape", pause=0.3)  # the players' view, as the facilitator sees it
         p.settle(0.5)
