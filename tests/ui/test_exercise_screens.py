@@ -105,8 +105,12 @@ def test_player_screen(snap_compare, tmp_path, size):
     assert snap_compare(app, terminal_size=size, run_before=check)
 
 
-async def wait_until(pilot, predicate, tries: int = 150):
-    for _ in range(tries):
+async def wait_until(pilot, predicate, timeout: float = 15.0):
+    """Wait for an effect (not a timing claim: the machine may be loaded)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
         if predicate():
             return True
         await pilot.pause(0.02)
