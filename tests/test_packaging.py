@@ -61,7 +61,8 @@ def test_the_wheel_holds_the_ui_and_the_library_under_the_projects_namespace(ins
     assert tops == {"cockpit"}, tops
     for needed in ("cockpit/screens/app.py", "cockpit/screens/cockpit.tcss",
                    "cockpit/runbooks/builtin/database.toml",
-                   "cockpit/scenarios/demo.toml", "cockpit/runbooks/supervisor.py"):
+                   "cockpit/runbooks/builtin/exercises/database-loss.toml",
+                   "cockpit/runbooks/supervisor.py"):
         assert needed in names, needed
 
 
@@ -82,6 +83,8 @@ def test_the_installed_cockpit_works_outside_the_checkout(installed, tmp_path):
     assert nope.returncode != 0 and "No module named 'screens'" in nope.stderr
     ok = run(venv, elsewhere, cockpit, "runbooks", "validate")
     assert ok.returncode == 0 and "6 runbooks" in ok.stdout, ok.stdout + ok.stderr
+    ex = run(venv, elsewhere, cockpit, "exercise", "validate")  # the scenario library
+    assert ex.returncode == 0 and "6 scenario files: all valid" in ex.stdout, ex.stdout + ex.stderr
 
 
 def test_the_installed_demo_starts(installed, tmp_path):

@@ -32,6 +32,9 @@ def describe(e: EntryLike) -> tuple[str, str]:
         if d.get("handover_from"):
             text += f" (handed over from {d['handover_from']})"
         return "role", text
+    if k == "inject":  # an exercise inject: what the players are told
+        aud = d.get("audience")
+        return "inject", str(d.get("text", "")) + (f" (for the {aud})" if aud else "")
     if k == "health":
         return "health", f"{d.get('service', '?')} {str(d.get('status', '?')).upper()} {d.get('summary', '')}"
     if k.startswith("step."):

@@ -1,6 +1,7 @@
 """The session seam between the core and the UI (``protocol``), and its implementations:
-``live`` (the configured environment: probes and the journal) and ``demo`` (a scenario
-played against a simulated clock). ``steps`` is the runbook side of the seam."""
+``live`` (the configured environment: probes and the journal), ``demo`` (a scenario
+played against a simulated clock) and ``exercise`` (a tabletop exercise on a journaled
+facilitator clock). ``steps`` and ``rehearsal`` are the runbook side of the seam."""
 
 from .protocol import (
     Banner,

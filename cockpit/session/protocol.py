@@ -6,9 +6,11 @@ wrong with the cockpit itself, in words), the operator's actions and the runbook
 UI never reaches past it, never probes an implementation for optional members, and never
 stores state the session owns (the incident fold, health journaling).
 
-Implementations: ``live.LiveSession`` (the configured environment: probes and the journal)
-and ``demo.DemoSession`` (a scenario played against a simulated clock). The offline review,
-tabletop exercises and drills are further implementations of the same protocol.
+Implementations: ``live.LiveSession`` (the configured environment: probes and the journal),
+``demo.DemoSession`` (a scenario played against a simulated clock) and
+``exercise.ExerciseSession`` (a tabletop exercise: a scenario on a journaled facilitator
+clock, players' entries in a journal of its own). The offline review and drills are further
+implementations of the same protocol.
 
 Threads: ``view()`` and ``capabilities`` are read on the UI thread and never block (no I/O
 beyond what is already in memory). Actions (``declare``, ``note``, the ``runbooks`` calls
@@ -36,6 +38,7 @@ from ..timeutil import Clock
 class SessionKind(StrEnum):
     LIVE = "live"
     DEMO = "demo"
+    EXERCISE = "exercise"  # a tabletop exercise: scenario health, rehearsed steps, own journal
 
 
 class BannerLevel(StrEnum):

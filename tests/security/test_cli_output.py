@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[list[str], set[int], bool]] = {
     "incident-note": (["incident", "note", "{id}", "seen", "--type", "action"], {0}, False),
     "incident-assign": (["incident", "assign", "{id}", "scribe", "carol"], {0}, False),
     "incident-status": (["incident", "status", "{id}", "mitigated"], {0, 2}, False),
+    # exercises live apart: over these incidents they list nothing and refuse the id
+    "exercise-list": (["exercise", "list"], {0}, False),
+    "exercise-list-json": (["exercise", "list", "--json"], {0}, True),
+    "exercise-report": (["exercise", "report", "{id}"], {2}, False),
 }
 
 # the wrong-type groups of test_hostile_records, one incident each
@@ -149,7 +153,8 @@ def _params(dataset: str, commands):
 
 
 # status and runbooks read no journal: once, on the first dataset
-NO_JOURNAL = ("status", "status-json", "runbooks-list", "runbooks-list-failing", "runbooks-show")
+NO_JOURNAL = ("status", "status-json", "runbooks-list", "runbooks-list-failing", "runbooks-show",
+              "exercise-list", "exercise-list-json", "exercise-report")
 
 
 @pytest.mark.parametrize("dataset,command", [

@@ -1,0 +1,108 @@
+"""The exercise session: who sees which inject, one incident per exercise, scenario time on
+every clock the UI reads, and the facilitator's refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from cockpit.exercise.store import ExerciseError
+from cockpit.incident.store import IncidentError
+from cockpit.session.exercise import ExerciseSession, Facilitator
+
+from .helpers import T0, Exercise, library_scenario
+
+
+@pytest.fixture
+def x(tmp_path):
+    _s, text = library_scenario("database-loss")
+    ex = Exercise(tmp_path / "state", text)
+    yield ex
+    ex.close()
+
+
+def session(x: Exercise, author: str, **kw) -> ExerciseSession:
+    return ExerciseSession(x.state, x.id, wall=x.wall, author=author, **kw)
+
+
+def injects(s: ExerciseSession) -> set[str]:
+    return {e.data["inject"] for e in s.view().entries if e.kind == "inject"}
+
+
+def test_injects_reach_everyone_or_their_role(x):
+    x.at(17)  # past the customers' emails (communications, T+7m) and the CTO (commander, 16m)
+    nobody = session(x, "dave")
+    comms = session(x, "carol", roles=["communications"])
+    fac = session(x, "fac", facilitator=True)
+    try:
+        assert {"briefing", "primary-down"} <= injects(nobody)
+        assert "customers" not in injects(nobody) and "cto" not in injects(nobody)
+        assert "customers" in injects(comms) and "cto" not in injects(comms)
+        assert {"customers", "cto"} <= injects(fac)
+        # a role assigned in the incident to the player's account counts too
+        x.write("alice", "incident.declared", {"title": "t", "severity": "P0", "services": [],
+                                               "exercise": x.id})
+        x.write("alice", "role.assigned", {"role": "commander", "person": "dave"})
+        nobody.poll()
+        assert "cto" in injects(nobody) and "customers" not in injects(nobody)
+    finally:
+        for s in (nobody, comms, fac):
+            s.stop()
+
+
+def test_the_sessions_clock_is_scenario_time(x):
+    s = session(x, "alice")
+    try:
+        x.at(2)
+        assert s.clock.now() == pytest.approx(T0 + 120) and s.view().now == s.clock.now()
+        x.clock("pause")
+        x.at(10)
+        s.poll()
+        assert s.clock.now() == pytest.approx(T0 + 120) and s.view().paused
+    finally:
+        s.stop()
+
+
+def test_one_incident_per_exercise(x):
+    s = session(x, "alice")
+    try:
+        x.at(3)
+        with pytest.raises(IncidentError, match="unknown service 'mainframe'"):
+            s.declare("x", "P1", ["mainframe"], None)
+        with pytest.raises(IncidentError, match="impact start is in the future"):
+            s.declare("x", "P1", [], T0 + 600)
+        s.declare("db down", "P0", ["database"], T0 + 120)
+        decl = [e for e in s.journal_entries() if e.kind == "incident.declared"]
+        assert decl[0].data == {"title": "db down", "severity": "P0", "services": ["database"],
+                                "exercise": x.id, "impact_start": T0 + 120}
+        with pytest.raises(IncidentError, match="already declared"):
+            s.declare("again", "P1", [], None)
+        with pytest.raises(IncidentError, match="one incident"):
+            s.follow("20990101-000000-other-0000")
+        assert s.incidents() == []
+    finally:
+        s.stop()
+
+
+def test_the_facilitator_refuses_what_cannot_be(x):
+    s = session(x, "fac", facilitator=True)
+    f = Facilitator(s)
+    try:
+        with pytest.raises(ExerciseError, match="no spare inject"):
+            f.fire_spare("nope")
+        f.fire_spare("parallel-restore")
+        with pytest.raises(ExerciseError, match="already fired"):
+            f.fire_spare("parallel-restore")
+        with pytest.raises(ExerciseError, match="from 1x to 60x"):
+            f.set_speed(100)
+        with pytest.raises(ExerciseError, match="no expected outcome"):
+            f.mark("nope", "met", "")
+        x.at(31)
+        with pytest.raises(ExerciseError, match="No scheduled inject left"):
+            f.jump_next()
+        f.end("done")
+        for action in (f.toggle, f.jump_next, lambda: f.set_speed(2)):
+            with pytest.raises(ExerciseError, match="has ended"):
+                action()
+        assert "EXERCISE ENDED at T+0:31:00" in " ".join(b.text for b in s.view().banners)
+    finally:
+        s.stop()
