@@ -428,6 +428,8 @@ class ExerciseApp(CockpitApp):
 
     def refresh_view(self) -> None:
         super().refresh_view()
+        if not self.is_running or self.return_code is not None or not self.screen_stack:
+            return  # a late callback at exit: no screen to show it on
         screen = self.screen
-        if isinstance(screen, FacilitatorScreen) and self.is_running:
+        if isinstance(screen, FacilitatorScreen):
             screen.show()

@@ -241,6 +241,20 @@ KINDS: dict[str, Schema] = {
     "step.dry_run": _step({"run_kind": enum(("step", "rollback", "verify")),
                            "argv": strings(1 << 20), "cwd": text(4096), "env": strings(),
                            "timeout": SECONDS, "remote": text(MAX_ID)}),
+    # an exercise's own entries (cockpit/exercise/store.py); the values the exercise code
+    # judges itself (a clock action, an audience, a mark) are checked for their type here
+    # and for their meaning there, where a wrong one is shown and named
+    "exercise.started": _kind({
+        "scenario": FREE, "sha256": text(64), "scenario_id": text(MAX_ID), "title": FREE,
+        "category": text(MAX_ID), "source": FREE, "facilitator": text(MAX_AUTHOR),
+        "speed": number(0.0, 1e6), "exercise": boolean,
+    }, ("scenario",)),
+    "exercise.clock": _kind({"action": text(MAX_ID), "speed": number(0.0, 1e6),
+                             "to": SECONDS, "comment": FREE}, ("action",)),
+    "exercise.inject": _kind({"spare": text(MAX_ID), "synopsis": FREE,
+                              "audience": text(MAX_ID)}),
+    "exercise.mark": _kind({"outcome": text(MAX_ID), "mark": text(MAX_ID), "comment": FREE},
+                           ("outcome", "mark")),
 }
 
 
