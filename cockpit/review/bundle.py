@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -65,8 +64,23 @@ class BundleError(Exception):
 # ------------------------------------------------------------------ small helpers
 
 def _q(s: str) -> str:
-    """A TOML basic string (JSON escaping is valid TOML: every control is a \\u escape)."""
-    return json.dumps(s, ensure_ascii=True)
+    """A TOML basic string in ASCII: every non-ASCII or control character is a \\u or
+    \\U escape (TOML has no surrogate pairs: JSON's escaping would not do)."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= o < 0x7F:
+            out.append(ch)
+        elif 0xD800 <= o <= 0xDFFF:
+            out.append("\\uFFFD")  # a lone surrogate is no Unicode scalar value
+        elif o <= 0xFFFF:
+            out.append(f"\\u{o:04X}")
+        else:
+            out.append(f"\\U{o:08X}")
+    out.append('"')
+    return "".join(out)
 
 
 def _iso(ts: float) -> str:
@@ -294,8 +308,10 @@ def _fail(check: BundleCheck, problem: str) -> BundleCheck:
 def _complete(path: Path) -> str | None:
     """Why the archive is not a complete tar (None: it is)."""
     size = path.stat().st_size
-    if size < 1024 or size % 512:
-        return f"truncated archive ({size} bytes is not a whole number of tar blocks)"
+    if size < tarfile.RECORDSIZE or size % tarfile.RECORDSIZE:
+        # capture writes whole tar records (10240 bytes, what tar and tarfile write): a
+        # file cut anywhere, even in the end padding, is not one
+        return f"truncated archive ({size} bytes is not a whole number of tar records)"
     with open(path, "rb") as f:
         f.seek(-1024, os.SEEK_END)
         if f.read(1024) != bytes(1024):
