@@ -109,8 +109,9 @@ def run_cli(args: Sequence[str], *, cwd: Path, home: Path, extra_env: dict[str, 
     code = (
         "import os, sys\n"
         "def hook(event, args):\n"
-        "    if event in ('socket.connect', 'socket.getaddrinfo', 'socket.gethostbyname',\n"
-        "                 'socket.sendto', 'socket.bind') or (\n"
+        "    if event in ('socket.getaddrinfo', 'socket.gethostbyname') or (\n"
+        "            event in ('socket.connect', 'socket.sendto', 'socket.bind')\n"
+        "            and isinstance(args[1], tuple)) or (\n"  # an internet address
         "            event == 'socket.__new__' and args[1] in (2, 10)):\n"
         "        os.write(2, f'NETWORK: {event} {args!r}\\n'.encode())\n"
         "        os._exit(97)\n"
