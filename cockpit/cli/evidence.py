@@ -81,6 +81,7 @@ class Loaded:
     where: str
     targets: Targets
     close: Callable[[], None] = field(default=lambda: None)
+    entries: list[Any] | None = None  # a bundle's, read once when it was verified
 
 
 def load_target(arg: str, args: argparse.Namespace) -> Loaded:
@@ -95,7 +96,8 @@ def load_target(arg: str, args: argparse.Namespace) -> Loaded:
         except BundleError as e:
             raise SystemExit(_fail(str(e))) from None
         return Loaded(b.root, b.incident_id, f"bundle {b.name} ({b.signature})",
-                      _bundle_targets(b.config_text, f"{b.name}:config/cockpit.toml"), b.close)
+                      _bundle_targets(b.config_text, f"{b.name}:config/cockpit.toml"), b.close,
+                      [e for e in b.entries if e.kind != "session-start"])
     from ..journal.model import InvalidIncidentId, incident_dir
 
     try:
@@ -153,7 +155,8 @@ def cmd_pir(args: argparse.Namespace) -> int:
 
     src = load_target(args.target, args)
     try:
-        entries = _entries(src.state_dir, src.incident_id)
+        entries = (src.entries if src.entries is not None
+                   else _entries(src.state_dir, src.incident_id))
         t = src.targets
         try:
             text = render(entries, t.services, t.milestones, time.time(),
