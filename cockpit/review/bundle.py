@@ -200,7 +200,6 @@ def capture(state_dir: Path, incident_id: str, out: Path, *, config: Any = None,
     """Write the incident's bundle to ``out`` (atomically: a temp file renamed)."""
     from ..incident.fold import fold
     from ..journal.reader import read_incident
-    from ..journal.verify import verify_incident
     from ..journal.writer import default_author
     from ..secrets import held_secrets
 
@@ -219,14 +218,18 @@ def capture(state_dir: Path, incident_id: str, out: Path, *, config: Any = None,
             if not safe_member(name):
                 raise BundleError(f"{p}: a file name a bundle cannot carry")
             payload.append((name, _read(p)))
+    # one read: hashes, chains and schemas checked (a 100,000-entry incident is read once)
     res = read_incident(Path(state_dir), incident_id, recover=False)
     state = fold(res.entries)
-    ver = verify_incident(Path(state_dir), incident_id)
-    if not ver.ok:
-        notes.append(f"the journals are damaged: {ver.first_bad}")
-    notes += ver.notes
+    if res.problems:
+        notes.append(f"the journals are damaged: {res.problems[0]}")
+    notes += res.pending
+    last: dict[str, tuple[int, str]] = {}
+    for e in res.entries:
+        if e.verified and e.seq > last.get(e.writer, (-1, ""))[0]:
+            last[e.writer] = (e.seq, e.hash)
     heads = ["# each writer's last chain head when captured"]
-    for writer, seq, digest in ver.heads:
+    for writer, (seq, digest) in sorted(last.items()):
         heads += ["", "[[head]]", f"writer = {_q(writer)}", f"seq = {seq}",
                   f"hash = {_q(digest)}"]
     payload.append((HEADS_MEMBER, ("\n".join(heads) + "\n").encode()))
