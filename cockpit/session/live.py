@@ -3,8 +3,10 @@
 ``health`` is the scheduler's snapshot (last-known results are loaded from the state
 directory first, so a cockpit started during an outage shows what was last seen); the
 entries are the followed incident's journal entries, read from every cockpit writing to the
-same state directory. The session owns the incident fold and journals health changes of the
-affected services itself (the RTO clock of a service stops when it is journaled back to OK).
+same state directory. The session owns the incident fold and is the flight recorder
+(``incident.recorder``): while an incident is open, what every service's pane shows is
+journaled when it changes, at most once per probe interval (the RTO clock of an affected
+service stops when it is journaled back to OK).
 
 Threads and ownership: the probe scheduler runs on its own thread and event loop (probe work
 never competes with keypresses) and publishes an immutable health list; ``run()`` follows

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
@@ -148,3 +149,19 @@ def test_capture_refuses_an_exact_member_holding_a_secret(world):
     assert "outputs/r1.out holds a configured secret value" in r.stderr
     assert CANARY_ENV not in r.stderr
     assert not (work / "b.tar").exists() and not list(work.glob(".b.tar*"))
+
+
+def test_signed_capture_and_verify_from_the_cli(world):
+    home, work, state = world
+    key = work / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bob", "-f", str(key)],
+                   check=True, capture_output=True)
+    signers = work / "allowed"
+    signers.write_text(f'bob@example namespaces="dr-cockpit" {(work / "id.pub").read_text()}')
+    r = run_cli(["capture", IID, "-o", "s.tar", "--sign", str(key), "--state-dir", str(state)],
+                cwd=work, home=home)
+    assert r.returncode == 0 and "signed" in r.stdout, r.stderr
+    r = run_cli(["verify", "s.tar", "--allowed-signers", str(signers)], cwd=work, home=home)
+    assert r.returncode == 0 and "signed by bob@example, verified" in r.stdout, r.stderr
+    r = run_cli(["pir", "s.tar", "--allowed-signers", str(signers)], cwd=work, home=home)
+    assert r.returncode == 0 and "signed by bob\\@example, verified" in r.stdout, r.stderr
