@@ -199,7 +199,6 @@ def capture(state_dir: Path, incident_id: str, out: Path, *, config: Any = None,
             secrets: tuple[str, ...] | None = None) -> CaptureResult:
     """Write the incident's bundle to ``out`` (atomically: a temp file renamed)."""
     from ..incident.fold import fold
-    from ..journal.reader import read_incident
     from ..journal.writer import default_author
     from ..secrets import held_secrets
 
@@ -218,24 +217,39 @@ def capture(state_dir: Path, incident_id: str, out: Path, *, config: Any = None,
             if not safe_member(name):
                 raise BundleError(f"{p}: a file name a bundle cannot carry")
             payload.append((name, _read(p)))
-    # one read: hashes, chains and schemas checked (a 100,000-entry incident is read once)
-    res = read_incident(Path(state_dir), incident_id, recover=False)
-    state = fold(res.entries)
-    if res.problems:
-        notes.append(f"the journals are damaged: {res.problems[0]}")
-    notes += res.pending
+    # the heads, the state and the notes come from the very bytes put in the bundle (a live
+    # writer may append meanwhile): each journal scanned once, hashes, chains and schemas
+    from ..journal.model import is_journal_file
+    from ..journal.reader import merge, scan
+
+    scanned = []
     last: dict[str, tuple[int, str]] = {}
-    for e in res.entries:
-        if e.verified and e.seq > last.get(e.writer, (-1, ""))[0]:
-            last[e.writer] = (e.seq, e.hash)
+    for name, data in payload:
+        if f"{base}/journal/" not in name or not is_journal_file(name.rsplit("/", 1)[1]):
+            continue
+        fs = scan(data, idir / "journal" / name.rsplit("/", 1)[1], incident_id)
+        scanned.extend(fs.entries)
+        if fs.damage is not None and not any(n.startswith("the journals are damaged")
+                                             for n in notes):
+            notes.append(f"the journals are damaged: {fs.problem()}")
+        if fs.tail:
+            notes.append(f"{name}: ends in an unfinished record (a live writer, or a torn "
+                         "tail); it is in the bundle as it was")
+        good = [e for e in fs.entries if e.verified]
+        if good:
+            x = max(good, key=lambda e: e.seq)
+            last[x.writer] = (x.seq, x.hash)
+    entries = merge(scanned)
+    state = fold(entries)
     heads = ["# each writer's last chain head when captured"]
     for writer, (seq, digest) in sorted(last.items()):
         heads += ["", "[[head]]", f"writer = {_q(writer)}", f"seq = {seq}",
                   f"hash = {_q(digest)}"]
     payload.append((HEADS_MEMBER, ("\n".join(heads) + "\n").encode()))
-    files = _runbook_files(config) if _runbook_ids(res.entries) else {}
+    used = _runbook_ids(entries)
+    files = _runbook_files(config) if used else {}
     missing = []
-    for rid in _runbook_ids(res.entries):
+    for rid in used:
         path = files.get(rid)
         name = f"runbooks/{rid}.toml"
         if path is None or not safe_member(name):

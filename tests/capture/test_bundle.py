@@ -261,3 +261,51 @@ def test_open_bundle_is_a_state_dir_and_closes(tmp_path, incident, keys):
         assert b2.signature == "unsigned"
     with open_bundle(_signed(tmp_path, incident, keys)) as b3:  # no allowed signers given
         assert b3.signature.startswith("signature NOT verified")
+
+
+def test_capture_while_a_writer_appends_is_always_consistent(tmp_path):
+    """An open incident captured while another cockpit writes: the heads and the state in
+    the bundle are those of the bytes in it (never a head the journal copy lacks)."""
+    import threading
+
+    from cockpit.journal import Journal
+
+    state = tmp_path / "state"
+    write_incident(state, ENTRIES)
+    stop = threading.Event()
+
+    def writer() -> None:
+        j = Journal(state, IID, author="bob")
+        try:
+            i = 0
+            while not stop.is_set():
+                j.append("note", {"type": "observation", "text": f"still writing {i}"})
+                i += 1
+        finally:
+            j.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for i in range(20):
+            out = tmp_path / f"live{i}.tar"
+            res = capture(state, IID, out)
+            assert res.open_incident
+            check = verify_bundle(out)
+            assert check.ok, (i, check.problem)
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_a_torn_tail_is_captured_as_it_is_and_noted(tmp_path, incident):
+    jfile = next((incident_dir(incident, IID) / "journal").glob("w-*.toml"))
+    with open(jfile, "ab") as f:
+        f.write(b"[[entry]]\nsize = 99\nseq = ")  # a writer died mid-record
+    out = tmp_path / "torn.tar"
+    res = capture(incident, IID, out)
+    assert any("unfinished record" in n for n in res.notes)
+    assert dict(members(out))[f"state/incidents/{IID}/journal/{jfile.name}"] == \
+        jfile.read_bytes()
+    check = verify_bundle(out)
+    assert check.ok, check.problem
