@@ -84,7 +84,8 @@ def _list(store: IncidentStore, args) -> int:
             print(json_line({"id": s.id, "title": st.title, "severity": st.severity,
                              "status": st.status, "services": list(st.services),
                              "declared_at": st.declared_at, "impact_start": st.impact_start,
-                             "roles": dict(st.roles)}))
+                             "roles": dict(st.roles),
+                             "review_overdue": bool(_review_word(store, s.id, st, now))}))
         return 0
     if not rows:
         print(f"no incidents in {one_line(args.state_dir, 500)}")
@@ -92,8 +93,20 @@ def _list(store: IncidentStore, args) -> int:
         st = s.state
         age = format_duration(now - (st.declared_at or now))
         print(f"{one_line(s.id)}  {one_line(st.severity, 4)} {one_line(st.status, 10):<10} "
-              f"{age:>7} ago  {one_line(st.title, 80)}")
+              f"{age:>7} ago  {one_line(st.title, 80)}{_review_word(store, s.id, st, now)}")
     return 0
+
+
+def _review_word(store: IncidentStore, iid: str, st, now: float) -> str:
+    """"  REVIEW OVERDUE" when the post-incident review of a closed incident is late (the
+    metrics core decides: 7 days after closing, none journaled with ``pir --done``)."""
+    from ..incident.metrics import REVIEW_DUE, incident_metrics
+    from ..plan import Milestones
+
+    if st.closed_at is None or now <= st.closed_at + REVIEW_DUE:
+        return ""
+    m = incident_metrics(store.entries(iid), (), Milestones(), now)
+    return "  REVIEW OVERDUE" if m is not None and m.review_overdue(now) else ""
 
 
 def add_parsers(sub: Commands) -> None:

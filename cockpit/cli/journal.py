@@ -1,4 +1,4 @@
-"""``cockpit verify <incident>`` and ``cockpit log <incident> [--json]``."""
+"""``cockpit verify <incident>|<bundle>`` and ``cockpit log <incident> [--json]``."""
 
 from __future__ import annotations
 
@@ -37,7 +37,36 @@ def format_entry(e: Entry) -> str:
     return line.rstrip(": ")
 
 
+def cmd_verify_bundle(args: argparse.Namespace) -> int:
+    """A capture bundle, offline: every member against the manifest, every journal chain,
+    the signature. The first problem in one line, exit 1."""
+    from pathlib import Path
+
+    from ..review.bundle import verify_bundle
+
+    signers = Path(args.allowed_signers) if args.allowed_signers else None
+    if signers is not None and not signers.is_file():
+        _err(f"{signers}: no such allowed signers file")
+        return 2
+    res = verify_bundle(Path(args.incident), signers)
+    for note in res.notes:
+        print(f"note: {one_line(note, limit=1000)}", file=sys.stderr)
+    if not res.ok:
+        print(f"NOT OK: {one_line(args.incident, 500)}: {one_line(res.problem, 1500)}")
+        return 1
+    m = res.manifest
+    print(f"OK: {res.members} members match the manifest, {res.records} records in intact "
+          f"chains; incident {one_line(m.get('incident', '?'), 140)}"
+          f"{' (captured while open)' if m.get('open_incident') else ''}; "
+          f"{one_line(res.signature, 200)}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if Path(args.incident).is_file() or args.allowed_signers:
+        return cmd_verify_bundle(args)
     try:
         res = verify_incident(args.state_dir, args.incident)
     except InvalidIncidentId as e:
@@ -105,8 +134,11 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Commands) -> None:
-    p = sub.add_parser("verify", help="check an incident's journals (hash chains)")
-    p.add_argument("incident", help="incident id")
+    p = sub.add_parser("verify", help="check an incident's journals (hash chains), or a "
+                                      "capture bundle (members, chains, signature)")
+    p.add_argument("incident", metavar="INCIDENT|BUNDLE", help="incident id or bundle file")
+    p.add_argument("--allowed-signers", metavar="FILE",
+                   help="a bundle's signature must be by one of these (ssh allowed_signers)")
     p.add_argument("--heads", action="store_true",
                    help="also print each writer's last chain head, to compare with syslog")
     p.set_defaults(func=cmd_verify)

@@ -46,7 +46,9 @@ def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> 
         elif e.kind == "health":
             sid, st = str(d.get("service", "")), str(d.get("status", ""))
             prev = {x[0]: x for x in inc.service_health}
-            if sid not in prev or prev[sid][1] != st:
+            # the flight recorder also journals STALE / UNKNOWN (what the pane showed): not
+            # a verdict on the service, so it neither stops nor restarts an RTO clock
+            if st in ("ok", "warn", "fail") and (sid not in prev or prev[sid][1] != st):
                 prev[sid] = (sid, st, e.ts)
                 inc = replace(inc, service_health=tuple(sorted(prev.values())))
         elif e.kind == "role.assigned":

@@ -218,8 +218,12 @@ KINDS: dict[str, Schema] = {
     "role.assigned": _kind({"role": enum(ROLES), "person": ident(MAX_NAME),
                             "handover_from": text(MAX_NAME)}, ("role", "person")),
     "note": _kind({"type": enum(NOTE_TYPES), "text": FREE}),
-    "health": _kind({"service": ident(), "status": enum(HEALTH_STATUS), "summary": FREE},
-                    ("service", "status")),
+    # the flight recorder (cockpit/incident/recorder.py): what a health pane showed
+    "health": _kind({"service": ident(), "status": enum(HEALTH_STATUS), "summary": FREE,
+                     "key_figure": text(MAX_ID), "rpo_exposure": SECONDS,
+                     "observed_at": TIME}, ("service", "status")),
+    # a post-incident review journaled back (``cockpit pir --done``)
+    "review.done": _kind({"file": text(4096), "bytes": COUNT, "sha256": text(64)}),
     "step.claimed": _step({**_RUN, "host": text(MAX_ID), "pid": PID,
                            "confirmation": text(64)}),
     "step.started": _step(_START),

@@ -3,8 +3,10 @@
 ``health`` is the scheduler's snapshot (last-known results are loaded from the state
 directory first, so a cockpit started during an outage shows what was last seen); the
 entries are the followed incident's journal entries, read from every cockpit writing to the
-same state directory. The session owns the incident fold and journals health changes of the
-affected services itself (the RTO clock of a service stops when it is journaled back to OK).
+same state directory. The session owns the incident fold and is the flight recorder
+(``incident.recorder``): while an incident is open, what every service's pane shows is
+journaled when it changes, at most once per probe interval (the RTO clock of an affected
+service stops when it is journaled back to OK).
 
 Threads and ownership: the probe scheduler runs on its own thread and event loop (probe work
 never competes with keypresses) and publishes an immutable health list; ``run()`` follows
@@ -29,6 +31,7 @@ from ..health import ServiceHealth, Status
 from ..incident.clocks import ServiceTargets, incident_clocks
 from ..incident.fold import Folder
 from ..incident.model import EntryLike, IncidentState, SimEntry
+from ..incident.recorder import FlightRecorder
 from ..incident.store import IncidentError, IncidentStore
 from ..journal import Follower, Journal, JournalWriteError, default_author
 from ..journal.validate import is_unreadable, unreadable_line
@@ -90,7 +93,7 @@ class LiveSession:
         # --- health (the probe thread replaces _health; readers take the reference)
         self.scheduler: Scheduler | None = None
         self._health: list[ServiceHealth] = []
-        self._health_written: dict[str, str] = {}
+        self.recorder = _recorder(config)
         if probes:
             self.scheduler = Scheduler(from_config(config), self.state_dir, self.clock,
                                        anchors=anchors_from_config(config),
@@ -239,7 +242,7 @@ class LiveSession:
             self._follow_problems = list(follower.problems)
             self._unreadable = [e for e in entries if is_unreadable(e)]
             self._authorship = list(follower.authorship)
-            self._health_written = {}
+            self.recorder.reset()
         self._changed()
 
     def _stop_watch(self) -> None:
@@ -366,6 +369,8 @@ class LiveSession:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(event.wait(), 1.0)
                 if not event.is_set():
+                    if self.recorder.pending(self._health):
+                        self._journal_health(self._health)  # a coalesced change is due
                     continue
                 # Coalesce a burst of answers (a round of 200 probes) into one snapshot.
                 await asyncio.sleep(0.2)
@@ -379,27 +384,20 @@ class LiveSession:
             await asyncio.gather(task, return_exceptions=True)
 
     def _journal_health(self, health: list[ServiceHealth]) -> None:
-        """During an incident, a health change of an affected service is an entry. A change
-        another cockpit already journaled is not written again."""
+        """The flight recorder (``incident.recorder``): while an incident is open, what the
+        health pane of every configured service shows is journaled when it changes, at most
+        once per probe interval per service."""
         with self._lock:
             inc, iid = self._state, self.incident_id
-            written = dict(self._health_written)
         if inc is None or iid is None or not inc.active:
             return
-        known = {sid: st for sid, st, _ in inc.service_health}
-        for h in health:
-            if h.service not in inc.services or h.status not in (Status.OK, Status.WARN,
-                                                                 Status.FAIL):
-                continue
-            if known.get(h.service) == h.status.value or written.get(h.service) == h.status.value:
-                continue
+        now = self.clock.now()
+        for data in self.recorder.due(health, now):
             try:
-                self.store.journal(iid).append("health", {
-                    "service": h.service, "status": h.status.value, "summary": h.summary[:300]})
+                self.store.journal(iid).append("health", data)
             except OSError:
                 return  # the banner tells; health is still shown live
-            with self._lock:
-                self._health_written[h.service] = h.status.value
+            self.recorder.written(data, now)
 
     def _start_probes(self) -> None:
         if self.scheduler is None or self._probe_thread is not None:
@@ -492,3 +490,15 @@ class LiveSession:
         if thread is not None:
             thread.join(timeout=5)  # the scheduler saves the last-known results on stop
         self.store.close()
+
+
+def _recorder(config: Config) -> FlightRecorder:
+    """The flight recorder of ``config``: each service's shortest probe interval, summaries
+    masked with every secret the configuration holds."""
+    from ..redact import redact_text
+    from ..secrets import held_secrets
+
+    secrets = held_secrets(config)
+    intervals = {s.id: min((p.interval for p in s.probes), default=15.0)
+                 for s in config.services.values()}
+    return FlightRecorder(intervals, mask=lambda text: redact_text(text, secrets))
