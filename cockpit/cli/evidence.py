@@ -25,7 +25,7 @@ from ..incident.clocks import ServiceTargets
 from ..incident.metrics import IncidentMetrics, compliance, incident_metrics
 from ..plan import Milestones
 from ..text import json_line, one_line
-from ..timeutil import format_duration, parse_duration
+from ..timeutil import format_duration, parse_duration, short_duration
 from .common import Commands
 
 
@@ -301,7 +301,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         doc["since_seconds"] = args.since
         print(json_line(doc, sort_keys=True))
         return 0
-    span = f"the last {format_duration(args.since)}" if args.since else "all time"
+    span = "all time"
+    if args.since:  # as the user typed it: 90d, 36h, 15m
+        whole_days = args.since % 86400 == 0
+        span = "the last " + (f"{int(args.since) // 86400}d" if whole_days
+                              else short_duration(args.since))
     print(f"Metrics over {span} (targets: {one_line(t.source, 200)})")
     for _name, fn in METRICS_SECTIONS:
         print()

@@ -54,6 +54,18 @@ def test_incident_list_never_shows_an_exercise(both):
     assert [s.id for s in IncidentStore(state).list()] == [rid]
 
 
+def test_metrics_never_count_an_exercise(both):
+    state, rid, xid = both
+    out = cli(state, "metrics", "--since", "3650d")
+    assert out.returncode == 0, out.stderr
+    assert rid in out.stdout and "over 1 incident" in out.stdout
+    assert out.stdout.startswith("Metrics over the last 3650d (")
+    assert xid not in out.stdout and "Drill" not in out.stdout
+    js = json.loads(cli(state, "metrics", "--json", "--since", "3650d").stdout)
+    assert [x["incident"] for x in js["incidents"]] == [rid]
+    assert js["totals"]["incidents"] == 1
+
+
 def test_the_live_cockpits_incident_list_never_shows_an_exercise(both):
     state, rid, _xid = both
     cfg = Config(path=None, environment="test", mode="personal", milestones=Milestones(),
