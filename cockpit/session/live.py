@@ -52,13 +52,18 @@ RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
 
 
 class LiveSession:
-    """See the module docstring. ``probes=False``: no scheduler (tests, tools)."""
+    """See the module docstring. ``probes=False``: no scheduler (tests, tools);
+    ``observer=True``: never journals by itself (a read-only view)."""
 
     kind = SessionKind.LIVE
 
     def __init__(self, config: Config, state_dir: Path, *, clock: Clock | None = None,
-                 probes: bool = True, runbook_dirs: Sequence[Path] = ()) -> None:
+                 probes: bool = True, runbook_dirs: Sequence[Path] = (),
+                 observer: bool = False) -> None:
         self.config = config
+        # observer: a read-only view (``observer.ObserverSession`` wraps it): health changes
+        # are shown, never journaled (the operator's cockpit journals them)
+        self.observer = observer
         self.state_dir = Path(state_dir)
         self.clock: Clock = clock or SystemClock()
         self.name = config.environment
@@ -380,7 +385,9 @@ class LiveSession:
 
     def _journal_health(self, health: list[ServiceHealth]) -> None:
         """During an incident, a health change of an affected service is an entry. A change
-        another cockpit already journaled is not written again."""
+        another cockpit already journaled is not written again. An observer writes nothing."""
+        if self.observer:
+            return
         with self._lock:
             inc, iid = self._state, self.incident_id
             written = dict(self._health_written)
