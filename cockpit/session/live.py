@@ -99,7 +99,8 @@ class LiveSession:
         if probes:
             self.scheduler = Scheduler(from_config(config), self.state_dir, self.clock,
                                        anchors=anchors_from_config(config),
-                                       on_change=self._probe_changed, mode=config.mode)
+                                       on_change=self._probe_changed, mode=config.mode,
+                                       save=not observer)  # an observer writes nothing
             self._health = self.scheduler.snapshot()  # last-known results, loaded from disk
         self._probe_event: asyncio.Event | None = None
         self._probe_loop: asyncio.AbstractEventLoop | None = None

@@ -88,8 +88,11 @@ def test_every_write_is_refused_at_the_session(followed):
     assert obs.name.startswith("READ-ONLY · INCIDENT ")
 
 
-def test_an_observer_never_journals_health(followed):
+def test_an_observer_never_journals_health_nor_saves_probe_results(followed):
     state, iid, live = followed
+    probing = LiveSession(_config(), state, probes=True, observer=True)
+    assert probing.scheduler is not None and not probing.scheduler.save_enabled
+    probing.store.close()
     before = digest(state)
     live._journal_health([ServiceHealth("database", "PostgreSQL", Status.FAIL, "down", T0)])
     assert digest(state) == before
