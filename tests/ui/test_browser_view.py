@@ -16,11 +16,25 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from shared_fakes import require
 
+from benchmarks.browser import (
+    CHROMIUM,
+    PY,
+    free_port,
+    open_page,
+    screen_text,
+    serve,
+    wait_screen,
+)
+from benchmarks.browser import browser as _browser
 from cockpit.exercise.store import ExerciseStore
 from cockpit.incident.store import IncidentStore
 
-from .browser import PY, browser, free_port, open_page, screen_text, serve, wait_screen
+
+def browser():
+    require(Path(CHROMIUM).is_file(), "chromium (Debian package: the browser view's test)")
+    return _browser()
 
 CANARIES = {"CANARY_REDIS": "RedisCanary456"}
 URL_CANARY = "HttpUserCanary"

@@ -1,4 +1,4 @@
-"""The browser view under test: ``cockpit serve`` as a process, Debian's headless Chromium
+"""The browser view under test (and benchmarked): ``cockpit serve`` as a process, Debian's headless Chromium
 driven by Playwright (never a downloaded browser), and the served terminal's text read from
 the page's xterm.js buffer."""
 
@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-from shared_fakes import require
 
 CHROMIUM = "/usr/bin/chromium"
 PY = sys.executable
@@ -102,7 +100,8 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Served:
 
 @contextlib.contextmanager
 def browser() -> Iterator[Any]:
-    require(Path(CHROMIUM).is_file(), "chromium (Debian package: the browser view's test)")
+    if not Path(CHROMIUM).is_file():
+        raise RuntimeError(f"{CHROMIUM} missing: apt-get install chromium (./run tests does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
