@@ -69,7 +69,7 @@ class Served:
         self.token = self.url.split("?token=", 1)[1]
         port = int(self.base.rsplit(":", 1)[1])
         host = self.base.split("//", 1)[1].rsplit(":", 1)[0]
-        while time.monotonic() < deadline:  # the URL is printed just before the bind
+        while time.monotonic() < deadline:  # printed once bound: this is a formality
             with contextlib.suppress(OSError), socket.create_connection((host, port), 1):
                 break
             time.sleep(0.05)

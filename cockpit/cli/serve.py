@@ -188,11 +188,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                what=what, ssl_context=tls)
     shown = f"[{host}]" if ":" in host else host
     url = f"{'https' if tls else 'http'}://{shown}:{args.port}/?token={token}"
-    print(f"{what} READ-ONLY browser view: {url}", flush=True)
-    print("Anyone with this URL sees the view (nothing can be changed from it). "
-          "Ctrl+C stops it.", flush=True)
+
+    def announce() -> None:
+        print(f"{what} READ-ONLY browser view: {url}", flush=True)
+        print("Anyone with this URL sees the view (nothing can be changed from it). "
+              "Ctrl+C stops it.", flush=True)
+
     try:
-        server.serve()
+        server.serve(announce=announce)
     except OSError as e:
         raise CliError(f"{host}:{args.port}: cannot serve: "
                        f"{one_line(e.strerror or e, 200)}") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -232,6 +234,43 @@ def test_a_non_loopback_bind_without_tls_is_refused_in_one_line(incident, tmp_pa
     r = cli("--config", str(cfg), "--state-dir", str(state), "serve", "--incident", iid,
             "--host", "0.0.0.0", "--tls-cert", str(tmp_path / "missing.pem"))
     assert r.returncode == 2 and "--tls-key" in r.stderr
+
+
+def test_a_taken_port_is_one_line_and_no_token_is_printed(incident):
+    cfg, state, iid = incident
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = cli("--config", str(cfg), "--state-dir", str(state), "serve", "--incident", iid,
+                "--port", str(port))
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}: cannot serve" in lines[0], r.stderr
+
+
+def test_sigterm_stops_the_server_and_every_browsers_cockpit(incident):
+    cfg, state, iid = incident
+    srv = serve("--config", str(cfg), "--state-dir", str(state), "serve", "--incident", iid,
+                "--port", str(free_port()))
+    try:
+        with browser() as b:
+            page = open_page(b, srv.url)
+            wait_screen(page, lambda t: "Incident clocks [2]" in t)
+            children = subprocess.run(["pgrep", "-g", str(srv.proc.pid)], capture_output=True,
+                                      text=True).stdout.split()
+            assert len(children) >= 2, children  # the server and the browser's cockpit
+            srv.proc.send_signal(signal.SIGTERM)
+            assert srv.proc.wait(timeout=30) == 0
+            deadline = time.monotonic() + 30
+            left = children
+            while left and time.monotonic() < deadline:
+                left = subprocess.run(["pgrep", "-g", str(srv.proc.pid)], capture_output=True,
+                                      text=True).stdout.split()
+                time.sleep(0.2)
+            assert not left, f"left running: {left}"
+    finally:
+        srv.stop()
 
 
 def test_a_non_loopback_bind_with_tls_serves_https(incident, tmp_path):
