@@ -236,6 +236,28 @@ def test_a_non_loopback_bind_without_tls_is_refused_in_one_line(incident, tmp_pa
     assert r.returncode == 2 and "--tls-key" in r.stderr
 
 
+def test_bad_input_is_one_line_before_anything_is_served(incident, tmp_path):
+    cfg, state, iid = incident
+    cases = [
+        (["--config", str(cfg), "--state-dir", str(state), "serve", "--incident",
+          "20200101-000000-nope-0000"], "no incident '20200101-000000-nope-0000'"),
+        (["--config", str(cfg), "--state-dir", str(state), "serve", "--incident", "../etc"],
+         "incident id"),
+        (["--state-dir", str(state), "serve", "--incident", iid], "needs the environment's "
+                                                                  "cockpit.toml"),
+        (["--state-dir", str(state), "serve", "--exercise", "latest"], "no exercise"),
+        (["--state-dir", str(state), "observe", "--exercise", "nope"], "exercise"),
+        (["--config", str(cfg), "--state-dir", str(state), "serve", "--port", "70000"],
+         "not a TCP port"),
+    ]
+    for argv, said in cases:
+        r = cli(*argv)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and r.stdout == "", (argv, r)
+        assert len(lines) == 1 and lines[0].startswith("cockpit: ") and said in lines[0], \
+            (argv, r.stderr)
+
+
 def test_a_taken_port_is_one_line_and_no_token_is_printed(incident):
     cfg, state, iid = incident
     with socket.socket() as taken:
