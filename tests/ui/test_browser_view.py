@@ -145,7 +145,7 @@ def test_incident_in_the_browser_health_clocks_live_notes_and_no_writes(incident
             assert f"INCIDENT {iid}" in banner and "READ-ONLY" in banner
             # the health panes and the clocks of the incident, in the browser's terminal
             text = wait_screen(page, lambda t: "RTO PostgreSQL" in t and "Redis" in t
-                               and "DOWN" in t)
+                               and "DOWN" in t, timeout=90)  # two failed probe rounds
             for shown in ("Health [1]", "Incident clocks [2]", "Incident log [3]",
                           "PostgreSQL", "Backend API", "RTO Redis", "RPO PostgreSQL",
                           "Database primary lost", f"READ-ONLY VIEW of INCIDENT {iid}"):
