@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import html
 import logging
+import signal
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -97,14 +98,28 @@ class ObserverServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         return None  # the command printed what it serves and where
 
-    def serve(self, debug: bool = False) -> None:
+    def serve(self, debug: bool = False, announce: Callable[[], None] = lambda: None) -> None:
+        """Bind (an ``OSError`` when the address is taken), then ``announce()`` (the URL is
+        printed only once it is served), then serve until SIGINT or SIGTERM; every browser's
+        cockpit is stopped on the way out."""
         self.debug = False
         self.initialize_logging()
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        web.run_app(self._make_app(), host=self.host, port=self.port,
-                    ssl_context=self.ssl_context, loop=loop, handle_signals=True,
-                    print=lambda *_a: None, access_log=None)
+        asyncio.run(self._serve(announce))
+
+    async def _serve(self, announce: Callable[[], None]) -> None:
+        runner = web.AppRunner(await self._make_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
+            await site.start()
+            announce()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
 
 
 def make_server(command: str, **kw: Any) -> ObserverServer:
