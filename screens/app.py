@@ -54,6 +54,10 @@ BANNER_STYLE = {BannerLevel.ERROR: "bold white on red", BannerLevel.WARNING: "bo
                 BannerLevel.INFO: "bold black on green"}
 # Refusals the engineer can act on: a warning toast, not an error.
 USER_ERRORS = (IncidentError, StepError, ParamError)
+# The keys that write (or follow another incident): gone from a read-only view, whose
+# session refuses them anyway (``cockpit.session.observer``).
+WRITE_ACTIONS = frozenset({"declare", "note", "status", "assign", "edit_services", "update",
+                           "retry_journal", "incidents"})
 
 
 class SessionChanged(Message):
@@ -183,6 +187,10 @@ class CockpitApp(App[int]):
     def get_default_screen(self) -> Screen[Any]:
         self.main_screen = MainScreen(self.session, self.refresh_view)
         return self.main_screen
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only session (``capabilities.declare`` False) has no writing keys."""
+        return not (action in WRITE_ACTIONS and not self.session.capabilities.declare)
 
     def on_mount(self) -> None:
         if self.keymap:

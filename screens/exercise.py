@@ -412,6 +412,8 @@ class ExerciseApp(CockpitApp):
             self.push_screen(FacilitatorScreen(self.facilitator, self.keymap))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not super().check_action(action, parameters):
+            return False  # a read-only view
         if action == "facilitator":
             return self.facilitator is not None and not isinstance(self.screen,
                                                                    FacilitatorScreen)

@@ -129,6 +129,14 @@ class RunbookScreen(Screen[None]):
         self.step: Step | None = None
         self.output: StepOutput | None = None
 
+    STEP_ACTIONS = frozenset({"execute", "dry_run", "rollback", "verify", "confirm", "skip",
+                              "mark_failed", "override", "retry"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only view (``capabilities.declare`` False) has no step actions: its
+        session refuses them anyway."""
+        return not (action in self.STEP_ACTIONS and not self.session.capabilities.declare)
+
     def compose(self) -> ComposeResult:
         yield Static(Text("Runbooks: loading the library…", style="bold"), id="rb-head")
         with Horizontal(id="rb-body"):

@@ -62,7 +62,7 @@ def test_the_wheel_holds_the_ui_and_the_library_under_the_projects_namespace(ins
     for needed in ("cockpit/screens/app.py", "cockpit/screens/cockpit.tcss",
                    "cockpit/runbooks/builtin/database.toml",
                    "cockpit/runbooks/builtin/exercises/database-loss.toml",
-                   "cockpit/runbooks/supervisor.py"):
+                   "cockpit/runbooks/supervisor.py", "cockpit/screens/serve.html"):
         assert needed in names, needed
 
 

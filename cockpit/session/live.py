@@ -55,13 +55,18 @@ RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
 
 
 class LiveSession:
-    """See the module docstring. ``probes=False``: no scheduler (tests, tools)."""
+    """See the module docstring. ``probes=False``: no scheduler (tests, tools);
+    ``observer=True``: never journals by itself (a read-only view)."""
 
     kind = SessionKind.LIVE
 
     def __init__(self, config: Config, state_dir: Path, *, clock: Clock | None = None,
-                 probes: bool = True, runbook_dirs: Sequence[Path] = ()) -> None:
+                 probes: bool = True, runbook_dirs: Sequence[Path] = (),
+                 observer: bool = False) -> None:
         self.config = config
+        # observer: a read-only view (``observer.ObserverSession`` wraps it): health changes
+        # are shown, never journaled (the operator's cockpit journals them)
+        self.observer = observer
         self.state_dir = Path(state_dir)
         self.clock: Clock = clock or SystemClock()
         self.name = config.environment
@@ -97,7 +102,8 @@ class LiveSession:
         if probes:
             self.scheduler = Scheduler(from_config(config), self.state_dir, self.clock,
                                        anchors=anchors_from_config(config),
-                                       on_change=self._probe_changed, mode=config.mode)
+                                       on_change=self._probe_changed, mode=config.mode,
+                                       save=not observer)  # an observer writes nothing
             self._health = self.scheduler.snapshot()  # last-known results, loaded from disk
         self._probe_event: asyncio.Event | None = None
         self._probe_loop: asyncio.AbstractEventLoop | None = None
@@ -387,6 +393,8 @@ class LiveSession:
         """The flight recorder (``incident.recorder``): while an incident is open, what the
         health pane of every configured service shows is journaled when it changes, at most
         once per probe interval per service."""
+        if self.observer:  # an observer writes nothing
+            return
         with self._lock:
             inc, iid = self._state, self.incident_id
         if inc is None or iid is None or not inc.active:
