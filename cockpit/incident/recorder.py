@@ -30,7 +30,8 @@ def shown(h: ServiceHealth, mask: Any = None) -> Shown:
     """What a pane shows of ``h``: status, key figure, RPO exposure (whole seconds),
     sanitized (and masked) summary."""
     summary = h.summary if mask is None else mask(h.summary)
-    exposure = None if h.rpo_exposure is None else float(round(h.rpo_exposure))
+    # whole seconds, cut down as the clocks show them (never rounded up: "1s", not "2s")
+    exposure = None if h.rpo_exposure is None else float(int(h.rpo_exposure))
     return (h.status.value, one_line(h.key_figure or "", 80), exposure,
             one_line(summary, SUMMARY_LIMIT))
 

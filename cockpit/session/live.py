@@ -506,7 +506,15 @@ def _recorder(config: Config) -> FlightRecorder:
     from ..redact import redact_text
     from ..secrets import held_secrets
 
-    secrets = held_secrets(config)
+    held: list[Any] = []
+
+    def mask(text: str) -> str:
+        # the secrets are found on the first summary (in the probe thread): finding them
+        # parses DSNs with libpq's parser, a client library start-up must not wait for
+        if not held:
+            held.append(held_secrets(config))
+        return redact_text(text, held[0])
+
     intervals = {s.id: min((p.interval for p in s.probes), default=15.0)
                  for s in config.services.values()}
-    return FlightRecorder(intervals, mask=lambda text: redact_text(text, secrets))
+    return FlightRecorder(intervals, mask=mask)
