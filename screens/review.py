@@ -43,7 +43,7 @@ class ReviewMainScreen(MainScreen):
 
     def on_mount(self) -> None:
         self.query_one(TitleBar).cells["name"].set(Text.assemble(
-            ("DR Cockpit │ ", "bold"), (" REVIEW ", "bold black on cyan"), " │ "))
+            (" REVIEW ", "bold black on cyan"), " │ "))
         super().on_mount()
 
     def show(self, view: Any, simulated: bool) -> None:

@@ -272,7 +272,7 @@ class ReviewSession:
         self.priorities: Mapping[str, str] = self.plan.priorities
         self.signature = signature
         self.bundle_name = name or incident_id
-        self.name: str = f"REVIEW · {self.bundle_name} · {signature}"
+        self.name: str = f"{self.bundle_name} · {signature}"  # after REVIEW in the title bar
         self.author = "reviewer"
         self.clock: Clock = CursorClock(self)
         self.runbooks: Runbooks = ReviewSteps(self, tuple(runbook_dirs))
@@ -386,7 +386,7 @@ class ReviewSession:
                                  self.milestones, t)
         return View(now=t, health=health, entries=Prefix(self.timeline.entries, n), pending=(),
                     unsaved=(), incident=state, incident_id=self.incident_id, clocks=clocks,
-                    loading=False, banners=self._banners(n), paused=not self.playing)
+                    loading=False, banners=self._banners(n), paused=False)  # said by the scrubber
 
     def _banners(self, n: int) -> tuple[Banner, ...]:
         out: list[Banner] = []
