@@ -25,6 +25,8 @@ from .widgets import Cell, CockpitFooter, TitleBar
 
 WRITE_ACTIONS = frozenset({"declare", "note", "status", "assign", "update", "edit_services",
                            "incidents", "retry_journal"})
+SCRUB_ACTIONS = frozenset({"scrub_entry", "scrub_minutes", "scrub_end", "goto_time", "play",
+                           "play_speed"})
 PLAY_TICK = 0.25  # seconds between two frames while playing
 
 
@@ -72,7 +74,15 @@ class ReviewApp(CockpitApp):
         return self.main_screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action not in WRITE_ACTIONS
+        if action in WRITE_ACTIONS:
+            return False
+        if action in SCRUB_ACTIONS and not self.review.loaded:
+            return None  # shown, greyed: the record is being read
+        return True
+
+    def on_session_changed(self, message: Any) -> None:
+        super().on_session_changed(message)
+        self.refresh_bindings()  # loaded: the scrubber's keys work now
 
     def _moved(self) -> None:
         self.refresh_view()

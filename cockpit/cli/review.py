@@ -45,9 +45,10 @@ def _bundle_opener() -> Callable[[Path], Any]:
     return opener
 
 
-def open_review(target: str, state_dir: Path, config_path: str | None = None
-                ) -> tuple[Any, Callable[[], None]]:
-    """The review session of ``target`` and what closes it (a bundle's temporary copy)."""
+def open_review(target: str, state_dir: Path, config_path: str | None = None, *,
+                load: bool = True) -> tuple[Any, Callable[[], None]]:
+    """The review session of ``target`` and what closes it (a bundle's temporary copy).
+    ``load=False``: the journals are read after the first frame (``ReviewSession.run``)."""
     from ..session.review import ReviewError, ReviewSession, plan_from_config, plan_from_config_text
 
     plan = None
@@ -65,7 +66,7 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None
                     plan = plan_from_config_text(config_text, f"{path.name}:cockpit.toml")
                 session = ReviewSession(Path(bundle.root), bundle.incident_id, plan=plan,
                                         name=str(bundle.name), signature=str(bundle.signature),
-                                        runbook_dirs=_bundle_runbooks(bundle))
+                                        runbook_dirs=_bundle_runbooks(bundle), load=load)
             except BaseException:
                 bundle.close()
                 raise
@@ -76,7 +77,7 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None
             raise CliError(f"{target}: neither a capture bundle nor an incident's directory")
         else:
             root, iid = Path(state_dir), target
-        session = ReviewSession(root, iid, plan=plan, name=iid,
+        session = ReviewSession(root, iid, plan=plan, name=iid, load=load,
                                 signature="from the state directory, not a signed bundle")
     except ReviewError as e:
         raise CliError(str(e)) from None
@@ -93,9 +94,13 @@ def _bundle_runbooks(bundle: Any) -> tuple[Path, ...]:
 def cmd_review(args: Any) -> int:
     from .main import run_ui
 
+    # With --at the record is read first (a wrong time is said before the screen opens);
+    # else the first frame shows the newest entries while every journal is read and verified.
     session, close = open_review(args.target, Path(args.state_dir),
-                                 getattr(args, "config_path", None))
+                                 getattr(args, "config_path", None), load=bool(args.at))
     try:
+        if not args.at:
+            session.preview()
         if args.at:
             from ..session.review import ReviewError
 

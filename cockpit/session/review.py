@@ -254,32 +254,81 @@ class ReviewSession:
 
     def __init__(self, root: Path, incident_id: str, *, plan: Plan | None = None,
                  name: str | None = None, signature: str = "not a bundle: no signature",
-                 runbook_dirs: Sequence[Path] = (), entries: Sequence[Any] | None = None
-                 ) -> None:
+                 runbook_dirs: Sequence[Path] = (), entries: Sequence[Any] | None = None,
+                 load: bool = True) -> None:
+        """``load=False``: the journals are read by ``run()`` (in a thread, after the first
+        frame, which shows the newest entries marked as loading: ``preview()``)."""
         self.root = Path(root)
         self.incident_id = incident_id
-        problems: list[str] = []
-        if entries is None:
-            if incident_id not in list_incidents(self.root):
-                raise ReviewError(f"no incident {incident_id!r} in {self.root}")
-            res = read_incident(self.root, incident_id, recover=False)
-            entries, problems = res.entries, list(res.problems)
-        self.problems = problems
-        self.timeline = Timeline(entries)
-        self.plan = plan or plan_from_entries(self.timeline.entries)
-        self.milestones: Milestones = self.plan.milestones
-        self.services: Sequence[ServiceTargets] = self.plan.services
-        self.priorities: Mapping[str, str] = self.plan.priorities
+        if entries is None and incident_id not in list_incidents(self.root):
+            raise ReviewError(f"no incident {incident_id!r} in {self.root}")
+        self.problems: list[str] = []
+        self._given_plan = plan
+        self.plan = plan or Plan((), Milestones(), {}, "")
         self.signature = signature
         self.bundle_name = name or incident_id
         self.name: str = f"{self.bundle_name} · {signature}"  # after REVIEW in the title bar
         self.author = "reviewer"
         self.clock: Clock = CursorClock(self)
         self.runbooks: Runbooks = ReviewSteps(self, tuple(runbook_dirs))
-        self._titles = {s.id: s.title for s in self.services}
-        self.t: float = self.timeline.end
+        self.timeline = Timeline(())
+        self.loaded = False
+        self.t: float = 0.0
         self.playing = False
         self.speed = 10.0
+        self._preview: list[Any] = []
+        self._at: str | None = None  # a typed time to seek once loaded
+        self._steps_cache: tuple[int, str, dict[tuple[str, str], StepState]] | None = None
+        self._apply_plan(self.plan)
+        if entries is not None:
+            self._loaded(entries, [])
+        elif load:
+            self.load()
+
+    def _apply_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        self.milestones: Milestones = plan.milestones
+        self.services: Sequence[ServiceTargets] = plan.services
+        self.priorities: Mapping[str, str] = plan.priorities
+
+    def preview(self) -> None:
+        """The newest entries, read from the files' ends (unverified): the first frame's log
+        while ``load()`` runs."""
+        from ..journal.watch import preview_tail
+
+        try:
+            self._preview = [e for e in preview_tail(self.root, self.incident_id)
+                             if e.kind != "session-start"]
+        except (OSError, ValueError):
+            self._preview = []
+        if self._preview and self._given_plan is None:
+            self._apply_plan(plan_from_entries(self._preview))
+
+    def load(self) -> None:
+        """Read and verify every writer's journal, index it; the cursor at the last entry
+        (or at the time given to ``seek_later``)."""
+        res = read_incident(self.root, self.incident_id, recover=False)
+        self._loaded(res.entries, list(res.problems))
+
+    def _loaded(self, entries: Sequence[Any], problems: list[str]) -> None:
+        timeline = Timeline(entries)
+        if self._given_plan is None:
+            self._apply_plan(plan_from_entries(timeline.entries))
+        self.problems = problems
+        self.timeline = timeline
+        self.t = timeline.end
+        self.loaded = True
+        self._preview = []
+        if self._at is not None:
+            at, self._at = self._at, None
+            self.seek_text(at)
+
+    def seek_later(self, text: str) -> None:
+        """Seek to a typed time once loaded (the time is checked now as far as it can be)."""
+        if self.loaded:
+            self.seek_text(text)
+        else:
+            self._at = text
 
     # ------------------------------------------------------------------ the cursor
     @property
@@ -377,7 +426,24 @@ class ReviewSession:
     def step_entries(self) -> list[Any]:
         return self.timeline.steps(self.count())
 
+    def step_states(self, runbook_id: str) -> dict[tuple[str, str], StepState]:
+        """``step_states`` of the step entries up to ``t`` (kept while ``t`` stays between
+        the same two entries: the navigator asks every second)."""
+        n = self.count()
+        c = self._steps_cache
+        if c is not None and c[0] == n and c[1] == runbook_id:
+            return c[2]
+        # ``alive`` is not asked: a step with no result by ``t`` was running then
+        states = S.step_states(self.step_entries(), runbook_id)
+        self._steps_cache = (n, runbook_id, states)
+        return states
+
     def view(self) -> View:
+        if not self.loaded:
+            return View(now=self._preview[-1].ts if self._preview else 0.0,
+                        health=self.health(0), entries=self._preview, pending=(), unsaved=(),
+                        incident=None, incident_id=self.incident_id, clocks=(), loading=True,
+                        banners=(), paused=False)
         t = self.t
         n = self.timeline.count(t)
         state = self.timeline.fold_at(n)
@@ -406,6 +472,9 @@ class ReviewSession:
 
     def cursor_text(self) -> str:
         """The scrubber's line: where ``t`` is, in words."""
+        if not self.loaded:
+            return (f"Loading the record: reading and verifying every journal… (the newest "
+                    f"{len(self._preview)} entries shown meanwhile)")
         tl = self.timeline
         n = tl.count(self.t)
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.t))
@@ -416,7 +485,12 @@ class ReviewSession:
 
     # ------------------------------------------------------------------ nothing happens here
     async def run(self, changed: Callable[[], None]) -> None:
-        return None  # nothing is followed: the record is what it is
+        """Load the record if not loaded yet; nothing is followed: it is what it is."""
+        if not self.loaded:
+            import asyncio
+
+            await asyncio.to_thread(self.load)
+            changed()
 
     def stop(self) -> None:
         self.playing = False
@@ -467,8 +541,7 @@ class ReviewSteps:
         return runbook.param_values(given, None)
 
     def states(self, runbook_id: str) -> dict[tuple[str, str], StepState]:
-        # ``alive`` is not asked: a step with no result by ``t`` was running then
-        return S.step_states(self.session.step_entries(), runbook_id)
+        return self.session.step_states(runbook_id)
 
     def redact(self, text: str) -> str:
         return text  # nothing of a configuration is held (a bundle's is redacted)

@@ -145,3 +145,25 @@ def test_review_screen_snapshot(snap_compare, tmp_path, size):
     assert {h.service: h.status.value for h in view.health} == {"db": "fail", "cache": "ok"}
     assert app.review.runbooks.states("pg")[("pg", "promote")].state == "succeeded"
     assert snap_compare(app, terminal_size=size)
+
+
+def test_a_big_record_is_read_after_the_first_frame(recorded):
+    """``cockpit review`` without --at: the first frame shows the newest entries marked as
+    loading, the scrubber waits; once every journal is read, the panes are as of the end."""
+    state, iid, at = recorded
+    session = ReviewSession(state, iid, plan=PLAN, load=False)
+    session.preview()
+    first = session.view()
+    assert first.loading and first.incident is None and len(first.entries) > 0
+    assert "Loading the record" in session.cursor_text()
+
+    async def go() -> None:
+        app = ReviewApp(session)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: session.loaded, "the record read")
+            await until(pilot, lambda: "RECOVERED" in screen_text(app)["clocks"],
+                        "the panes as of the end")
+            assert session.t == at["recovered"]
+            await pilot.press("less_than_sign")
+            await until(pilot, lambda: "DECLARED" in screen_text(app)["clocks"], "the start")
+    asyncio.run(go())
