@@ -307,8 +307,13 @@ class ReviewSession:
     def load(self) -> None:
         """Read and verify every writer's journal, index it; the cursor at the last entry
         (or at the time given to ``seek_later``)."""
+        import gc
+
         res = read_incident(self.root, self.incident_id, recover=False)
         self._loaded(res.entries, list(res.problems))
+        # 100,000 entries make ~1M objects that live as long as the review: frozen, later
+        # collections never walk them (no GC pause while scrubbing), as the live session does
+        gc.freeze()
 
     def _loaded(self, entries: Sequence[Any], problems: list[str]) -> None:
         timeline = Timeline(entries)
