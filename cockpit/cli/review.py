@@ -41,7 +41,14 @@ def _bundle_opener() -> Callable[[Path], Any]:
     except ImportError:
         raise CliError("this cockpit cannot open capture bundles (cockpit.review.bundle is "
                        "missing); review the incident from its state directory instead") from None
-    opener: Callable[[Path], Any] = mod.open_bundle
+    error = getattr(mod, "BundleError", ValueError)
+
+    def opener(path: Path) -> Any:
+        try:
+            return mod.open_bundle(path)
+        except error as e:  # the first problem of the bundle, in one line
+            raise CliError(one_line(str(e), 500)) from None
+
     return opener
 
 
@@ -64,9 +71,12 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None, *,
                 config_text = str(getattr(bundle, "config_text", None) or "")
                 if plan is None and config_text:
                     plan = plan_from_config_text(config_text, f"{path.name}:cockpit.toml")
+                # the bundle's verification read every journal once: its entries are used
+                entries = getattr(bundle, "entries", None) or None
                 session = ReviewSession(Path(bundle.root), bundle.incident_id, plan=plan,
                                         name=str(bundle.name), signature=str(bundle.signature),
-                                        runbook_dirs=_bundle_runbooks(bundle), load=load)
+                                        runbook_dirs=_bundle_runbooks(bundle),
+                                        entries=entries, load=load)
             except BaseException:
                 bundle.close()
                 raise
@@ -87,7 +97,8 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None, *,
 
 
 def _bundle_runbooks(bundle: Any) -> tuple[Path, ...]:
-    d = Path(bundle.root) / "runbooks"
+    """The runbooks the incident used, as captured (``runbooks/`` beside the state root)."""
+    d = Path(bundle.root).parent / "runbooks"
     return (d,) if d.is_dir() else ()
 
 
@@ -99,7 +110,7 @@ def cmd_review(args: Any) -> int:
     session, close = open_review(args.target, Path(args.state_dir),
                                  getattr(args, "config_path", None), load=bool(args.at))
     try:
-        if not args.at:
+        if not session.loaded:
             session.preview()
         if args.at:
             from ..session.review import ReviewError

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from shared_fakes import require, start_redis
 
+from cockpit.cli.review import open_review
 from cockpit.config import load_config
 from cockpit.runbooks.state import StepState
 from cockpit.screens.app import CockpitApp
@@ -31,7 +32,7 @@ from cockpit.screens.review import ReviewApp
 from cockpit.screens.runbooks import step_line
 from cockpit.screens.widgets import ClockPane, HealthPane, LogView
 from cockpit.session.live import LiveSession
-from cockpit.session.review import ReviewSession, plan_from_config_text
+from cockpit.session.review import ReviewSession
 from cockpit.text import one_line
 from cockpit.timeutil import compact_duration
 
@@ -40,12 +41,15 @@ from probe_servers import make_pg_pair  # noqa: E402
 
 pytest.importorskip("cockpit.incident.recorder",
                     reason="the flight recorder (issue 12 part A) journals the health panes")
+capture = pytest.importorskip("cockpit.review.bundle",
+                              reason="capture bundles (issue 12 part A)").capture
 
 WAIT = 45.0  # a loaded machine: wait this long for an effect, never assert a time
 
 CONFIG = """
 [cockpit]
 environment = "fidelity"
+runbook_dirs = ["runbooks"]
 
 [probe_defaults]
 interval = "1s"
@@ -177,7 +181,8 @@ def test_the_review_shows_what_the_live_screen_showed(tmp_path):
         rbdir.mkdir()
         (rbdir / "drill.toml").write_text(RUNBOOK)
         state = tmp_path / "state"
-        live = LiveSession(load_config(cfg_path), state, runbook_dirs=(rbdir,))
+        config = load_config(cfg_path)
+        live = LiveSession(config, state, runbook_dirs=config.runbook_dirs)
         moments: list[tuple[float, dict[str, object]]] = []
 
         async def run_live() -> str:
@@ -230,9 +235,16 @@ def test_the_review_shows_what_the_live_screen_showed(tmp_path):
 
     # the three moments differ (the test would prove nothing otherwise)
     assert len({str(m[1]["health"]) for m in moments}) == 3
-    plan = plan_from_config_text(cfg_text)  # what a bundle's captured configuration gives
+    # captured, then reviewed from the bundle alone: its journals, its runbooks, its
+    # (redacted) configuration; the state directory and the runbook files are gone
+    bundle = tmp_path / "incident.tar"
+    capture(state, iid, bundle, config=load_config(cfg_path))
+    shutil.rmtree(state)
+    shutil.rmtree(rbdir)
+    cfg_path.unlink()
     for i, (t, shot) in enumerate(moments, 1):
-        review = ReviewSession(state, iid, plan=plan, runbook_dirs=(rbdir,))
+        review, close = open_review(str(bundle), tmp_path / "nowhere")
+        assert isinstance(review, ReviewSession) and review.plan.services  # from the bundle
         review.seek(t)
 
         async def run_review(review: ReviewSession = review) -> dict[str, object]:
@@ -243,6 +255,9 @@ def test_the_review_shows_what_the_live_screen_showed(tmp_path):
                 await pilot.pause()
                 return {**panes(app), "steps": steps(review)}
 
-        got = asyncio.run(run_review())
+        try:
+            got = asyncio.run(run_review())
+        finally:
+            close()
         for pane in ("health", "clocks", "log", "steps"):
             assert got[pane] == shot[pane], f"moment {i}, {pane}"

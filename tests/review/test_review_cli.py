@@ -119,3 +119,27 @@ def test_a_file_that_is_not_a_bundle_is_one_line(tmp_path):
                        cwd=tmp_path)
     assert p.returncode != 0, (p.stdout, p.stderr)
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr, p.stderr
+
+
+def test_review_of_a_bundle_with_no_home_no_config_no_network(tmp_path):
+    """The BUNDLE form: verified and extracted by the bundle code, the title bar says whose
+    signature (here: none), the panes are the incident's."""
+    bundle_mod = pytest.importorskip("cockpit.review.bundle",
+                                     reason="capture bundles (issue 12 part A)")
+    why = allowed("unshare", "-rn", "true")
+    if why is not None and os.environ.get("CI") != "true":
+        pytest.skip(f"`unshare -rn` not allowed on this machine: {why}")
+    state = tmp_path / "state"
+    iid, _ = record(state)
+    out = tmp_path / "db-outage.tar"
+    bundle_mod.capture(state, iid, out)
+    prefix, log = bare(tmp_path, 120, 40)
+    argv = [*prefix, "unshare", "-rn", PY, "-m", "cockpit", "review", str(out), "--at", "T+0s"]
+    with Pty.spawn(argv, cols=120, rows=40, cwd=tmp_path) as p:
+        ok = p.wait_for(lambda t: "REVIEW" in t and "db-outage.tar" in t and "DECLARED" in t,
+                        timeout=60)
+        assert ok, f"the review of the bundle never showed:\n{p.text()}"
+        assert "unsigned" in p.text().lower() or "not signed" in p.text().lower(), p.text()
+        p.press("q")
+        assert p.wait(20) == 0, p.text()
+    assert log.read_text() == "", "something tried to use the network:\n" + log.read_text()
