@@ -147,6 +147,26 @@ class ReviewApp(CockpitApp):
         self.notify(f"Playing speed {speed:g}x", timeout=2)
         self._moved()
 
+    def action_help(self) -> None:
+        from .modals import HelpScreen
+        from .widgets import HealthPane, LogView
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        keep = {"help", "runbooks", "next-area", "quit", "focus-health", "focus-clocks",
+                "focus-log"}
+        anywhere = [b for b in [*CockpitApp.BINDINGS, *MainScreen.BINDINGS]
+                    if getattr(b, "id", None) in keep]
+        self.push_screen(HelpScreen([
+            ("The timeline (cursor t)", bindings("review")),
+            ("Anywhere", anywhere),
+            ("Health", HealthPane.BINDINGS),
+            ("Incident log", LogView.BINDINGS),
+        ], self.keymap, intro=(
+            "REVIEW: a recorded incident, read-only (nothing can be written or run). Every "
+            "pane shows the incident as it was at the cursor t, said on the line above the "
+            "keys.")))
+
     # ------------------------------------------------------------ nothing is written
     def _read_only(self) -> None:
         self.notify(READ_ONLY, severity="warning", timeout=5)

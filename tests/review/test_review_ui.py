@@ -167,3 +167,20 @@ def test_a_big_record_is_read_after_the_first_frame(recorded):
             await pilot.press("less_than_sign")
             await until(pilot, lambda: "DECLARED" in screen_text(app)["clocks"], "the start")
     asyncio.run(go())
+
+
+def test_help_lists_the_timeline_keys_not_the_write_keys(recorded):
+    state, iid, _ = recorded
+
+    async def go() -> None:
+        from cockpit.screens.modals import HelpScreen
+
+        app = app_for(state, iid)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+            text = "\n".join(f"{k} {w}" for _, rows in app.screen.sections for k, w in rows)
+            assert "review: the cursor to a typed time" in text and ":" in text
+            assert "play the incident" in text
+            assert "declare an incident" not in text
+    asyncio.run(go())
