@@ -143,3 +143,32 @@ def test_review_of_a_bundle_with_no_home_no_config_no_network(tmp_path):
         p.press("q")
         assert p.wait(20) == 0, p.text()
     assert log.read_text() == "", "something tried to use the network:\n" + log.read_text()
+
+
+def test_open_review_takes_an_id_a_directory_and_a_named_configuration(tmp_path):
+    from cockpit.cli.common import CliError
+    from cockpit.cli.review import open_review
+
+    state = tmp_path / "state"
+    iid, _ = record(state)
+    by_id, close = open_review(iid, state)
+    close()
+    assert by_id.incident_id == iid and by_id.loaded
+    # no configuration: the services the incident names and those with health, no targets
+    assert [s.id for s in by_id.services] == ["db", "cache"]
+    assert all(s.rto is None for s in by_id.services)
+    by_dir, close = open_review(str(state / "incidents" / iid), tmp_path / "elsewhere")
+    close()
+    assert by_dir.incident_id == iid and by_dir.root == state
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[cockpit]\nenvironment = "x"\n\n[services.db]\ntitle = "PostgreSQL"\n'
+                   'rto = "15m"\nrpo = "5m"\n')
+    named, close = open_review(iid, state, str(cfg))
+    close()
+    assert [(s.id, s.title, s.rto, s.rpo) for s in named.services] == [
+        ("db", "PostgreSQL", 900.0, 300.0)]
+    lazy, close = open_review(iid, state, load=False)
+    close()
+    assert not lazy.loaded
+    with pytest.raises(CliError, match="no incident"):
+        open_review("20990101-000000-none", state)
