@@ -3,7 +3,8 @@
 No configuration is read unless one is named (``--config``: its services' RTO/RPO targets
 and milestones); no network is used; nothing is written. A BUNDLE (a file written by
 ``cockpit capture``) is verified and extracted by ``cockpit.review.bundle.open_bundle``; its
-captured (redacted) configuration gives the plan. An INCIDENT is an incident id of the state
+captured (redacted) configuration gives the plan (a named one only when it has none). ``cockpit
+serve --review BUNDLE`` runs this command for each browser. An INCIDENT is an incident id of the state
 directory, or the path of an incident's directory (``<state>/incidents/<id>``).
 """
 
@@ -68,8 +69,11 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None, *,
         if path.is_file():
             bundle = _bundle_opener()(path)
             try:
+                # the bundle's own (captured, redacted) configuration is the record's plan:
+                # it wins over a configuration named here (``cockpit serve --review`` passes
+                # the server's), which is used only for a bundle captured without one
                 config_text = str(getattr(bundle, "config_text", None) or "")
-                if plan is None and config_text:
+                if config_text:
                     plan = plan_from_config_text(config_text, f"{path.name}:cockpit.toml")
                 # the bundle's verification read every journal once: its entries are used
                 entries = getattr(bundle, "entries", None) or None
