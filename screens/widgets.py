@@ -474,7 +474,14 @@ class LogView(ScrollView, can_focus=True):
         return n + len(self._extra)
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.total)
+        size = Size(self.size.width, self.total)
+        if size != self.virtual_size:
+            # ``virtual_size`` is a layout reactive: set as usual, each new entry (each move of
+            # the review's cursor) would cost a layout pass of the whole screen. Only the
+            # scrollbars follow it (the log's own size is set by CSS): set it quietly and
+            # update them (a scrollbar appearing still lays the screen out).
+            self.set_reactive(LogView.virtual_size, size)
+            self._scroll_update(size)
         self.cursor = min(self.cursor, max(0, self.total - 1))
         self.refresh()
 

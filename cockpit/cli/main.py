@@ -20,7 +20,11 @@ from ..timeutil import parse_duration
 from .common import COMMON, EXIT_USAGE, CliError, commands
 
 # The command groups, each a module with ``add_parsers(commands)``.
-COMMAND_MODULES = ("evidence", "exercise", "incident", "journal", "runbooks", "serve", "status")
+COMMAND_MODULES = ("evidence", "exercise", "incident", "journal", "review", "runbooks", "serve",
+                   "status")
+# Commands that read no configuration unless one is named with --config (the review of a
+# recorded incident runs with none: empty $HOME, no cockpit.toml, no network).
+NO_CONFIG = ("demo", "review")
 
 
 def _duration(value: str) -> float:
@@ -149,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..config import resolve_state_dir
 
         needs = NEEDS_CONFIG.get(args.command, False)
-        config = _load_config(args, required=needs) if args.command != "demo" else None
+        args.config_path = getattr(args, "config", None)
+        config = _load_config(args, required=needs) if args.command not in NO_CONFIG else None
         if config is not None:
             from ..crash import remember_secrets
             from ..secrets import held_secrets

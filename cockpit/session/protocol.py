@@ -39,6 +39,7 @@ class SessionKind(StrEnum):
     LIVE = "live"
     DEMO = "demo"
     EXERCISE = "exercise"  # a tabletop exercise: scenario health, rehearsed steps, own journal
+    REVIEW = "review"  # a recorded incident replayed read-only (cockpit review)
 
 
 class BannerLevel(StrEnum):

@@ -239,6 +239,7 @@ def test_the_tables_cover_every_command():
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     # TUIs (demo, observe, serve's per-browser cockpit, review) are run by the pty harness
+    # (the review: test_review_hostile.py)
     tops = set(sub.choices) - {"demo", "observe", "serve", "review"}
     covered = {COMMANDS[c][0][0] for c in COMMANDS}
     assert tops <= covered, tops - covered
