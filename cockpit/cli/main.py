@@ -20,7 +20,7 @@ from ..timeutil import parse_duration
 from .common import COMMON, EXIT_USAGE, CliError, commands
 
 # The command groups, each a module with ``add_parsers(commands)``.
-COMMAND_MODULES = ("exercise", "incident", "journal", "runbooks", "status")
+COMMAND_MODULES = ("drills", "exercise", "incident", "journal", "runbooks", "status")
 
 
 def _duration(value: str) -> float:
