@@ -94,7 +94,11 @@ class DrillStatus:
 
 
 def cadence_words(seconds: float) -> str:
-    return CADENCE_WORDS.get(seconds) or f"every {format_duration(seconds)}"
+    if seconds in CADENCE_WORDS:
+        return CADENCE_WORDS[seconds]
+    if seconds % DAY == 0:
+        return f"every {int(seconds // DAY)}d"
+    return f"every {format_duration(seconds)}"
 
 
 def completed_time(run: RunSummary) -> float:
