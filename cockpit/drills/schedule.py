@@ -37,7 +37,7 @@ PLAN_DRILLS: tuple[DrillKind, ...] = (
     DrillKind("tabletop", "Tabletop exercise", 182 * DAY),
 )
 CADENCE_WORDS = {DAY: "daily", 7 * DAY: "weekly", 30 * DAY: "monthly", 91 * DAY: "quarterly",
-                 182 * DAY: "every six months"}
+                 182 * DAY: "half-yearly"}
 OUTCOMES = ("passed", "failed")  # a completed run; "aborted" runs do not complete a drill
 
 

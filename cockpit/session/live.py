@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..drills.board import DrillBoard
 from ..health import ServiceHealth, Status
 from ..incident.clocks import ServiceTargets, incident_clocks
 from ..incident.fold import Folder
@@ -332,6 +333,17 @@ class LiveSession:
             if j is not None and j.failed:
                 await asyncio.to_thread(self.retry_journal)
                 self._changed()
+
+    def drills(self) -> DrillBoard:
+        from ..drills.board import drill_board
+        from ..drills.store import DrillStore
+
+        store = DrillStore(self.state_dir, mode=self.config.mode, clock=self.clock)
+        try:
+            runs = [r.summary for r in store.runs()]
+        finally:
+            store.close()
+        return drill_board(self.config.drills, runs, self.clock.now())
 
     def retry_journal(self) -> str:
         j = self._journal()
