@@ -23,7 +23,7 @@ from typing import Any
 from ..drills.metrics import drill_metrics
 from ..drills.schedule import PLAN_DRILLS, DrillKind, DrillStatus, cadence_words, schedule
 from ..drills.store import DrillError, DrillRun, DrillStore
-from ..text import one_line
+from ..text import clean, one_line
 from ..timeutil import SystemClock, format_duration
 from .common import Commands, commands
 
@@ -159,6 +159,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     rb = lib.get(k.runbook)
     if rb is None:
         raise DrillError(f"drill {k.id}: no runbook {k.runbook!r} in the library")
+    params = rb.param_values(_params(args.param), cfg)
+    steps = rb.steps_for(k.scenario or None)
+    for st in steps:  # everything that runs is shown before it runs
+        missing = rb.missing_params(params, st)
+        shown = rb.render(st, params).display() if not missing else (
+            "needs " + ", ".join(p.name for p in missing))
+        print(f"drill {k.id}: step {st.id}: {clean(shown, keep_newlines=args.dry_run)}"
+              if args.dry_run else f"drill {k.id}: step {st.id}: {one_line(shown, 160)}")
+    if args.dry_run:
+        print(f"drill {k.id}: dry run, nothing ran")
+        return 0
     store = _store(args)
     try:
         result = run_drill(store, k, rb, _params(args.param), config=cfg,
@@ -174,11 +185,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _safe(fn: Any, args: argparse.Namespace) -> int:
     from ..document import DocumentError
-    from ..runbooks.errors import RunbookError
+    from ..runbooks.errors import ParamError, RunbookError, StepError
 
     try:
         return int(fn(args) or 0)
-    except (DrillError, RunbookError) as e:
+    except (DrillError, RunbookError, ParamError, StepError) as e:
         print(f"cockpit: {one_line(str(e), 1000)}", file=sys.stderr)
         return EXIT_REFUSED
     except DocumentError as e:
@@ -204,6 +215,8 @@ def add_parsers(sub: Commands) -> None:
     q = x.add_parser("run", help="run a drill's runbook through the executor (restore drill)")
     q.add_argument("kind", metavar="KIND")
     q.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE")
+    q.add_argument("--dry-run", action="store_true",
+                   help="show every step's command with its values; run nothing")
     q.set_defaults(func=lambda a: _safe(cmd_run, a))
     q = x.add_parser("log", help="every drill run, newest first, with its figures")
     q.add_argument("--json", action="store_true")

@@ -274,3 +274,43 @@ def test_broken_backup_fails_at_restore_and_leaves_the_primary_alone(primary, s3
     finally:
         store.close()
         pg.pgbackrest("--type=full", "backup")  # leave an intact latest backup behind
+
+
+def _cli(state: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "cockpit", "--state-dir", str(state), *argv],
+                          capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "COCKPIT_NO_SYSLOG": "1"})
+
+
+def test_cockpit_drills_run_restore(primary, tmp_path):
+    """The same drill from the command line: every step shown before it runs, exit 0 on a
+    passed drill, and `cockpit drills` then shows the restore drill on schedule."""
+    pg = primary
+    pg.sql("insert into orders (note) values ('cli')")
+    pg.switch_and_wait_archived()
+    state = tmp_path / "state"
+    scratch = _scratch(tmp_path)
+    argv = [f"--param={k}={v}" for k, v in _params(pg, scratch, _free_port()).items()]
+    r = _cli(state, "drills", "run", "restore", "--dry-run", *argv)
+    assert r.returncode == 0, r.stderr
+    assert "pgbackrest --config=" in r.stdout and "dry run, nothing ran" in r.stdout
+    assert not scratch.exists() and not (state / "drills").exists()
+    r = _cli(state, "drills", "run", "restore", *argv)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert out.index("step restore:") < out.index("restore: running")
+    assert "drill restore passed: restored, started and checked" in out
+    assert "(RTO 1h00m" in out and "data-loss window" in out
+    assert not scratch.exists()
+    r = _cli(state, "drills", "--json")
+    import json
+
+    doc = json.loads(r.stdout)
+    row = next(d for d in doc["drills"] if d["drill"] == "restore")
+    assert row["state"] == "OK" and row["result"] == "passed"
+    assert r.returncode == 1 and "restore" not in doc["overdue"]  # the others never ran
+    # a drill run with a refused value: one line, exit 2, nothing ran
+    r = _cli(state, "drills", "run", "restore", *argv, "--param=scratch_port=99999")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "scratch_port" in r.stderr
