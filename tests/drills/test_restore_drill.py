@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shared_fakes import require
@@ -56,6 +57,7 @@ class Primary:
     def __init__(self, base: Path, port: int, conf: Path) -> None:
         self.base, self.port, self.conf = base, port, conf
         self.data = base / "data"
+        self.s3: Any = None
 
     def sql(self, q: str) -> str:
         r = subprocess.run([f"{PG_BIN}/psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h",
@@ -140,6 +142,7 @@ autovacuum = off
                           str(base / "server.log"), "start"),
                    check=True, capture_output=True, timeout=180)
     pg = Primary(base, port, conf)
+    pg.s3 = s3_server
     try:
         subprocess.run([f"{PG_BIN}/psql", "-X", "-h", "127.0.0.1", "-p", str(port), "-U",
                         "postgres", "-c", "create database app"], check=True,
@@ -171,6 +174,16 @@ def _scratch(tmp_path: Path) -> Path:
     d = Path(tempfile.mkdtemp(prefix="drill-scratch-", dir="/tmp"))
     os.chmod(d, 0o755)
     return d / "restore"
+
+
+def _keys(pg: Primary, s3, prefix: str) -> list[str]:
+    bucket = pg.conf.read_text().split("repo1-s3-bucket=")[1].split()[0]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def primary_s3(pg: Primary):
+    return pg.s3.client(https=True)
 
 
 def test_restore_drill_end_to_end(primary, tmp_path):
@@ -227,6 +240,9 @@ def test_restore_drill_end_to_end(primary, tmp_path):
     assert runs[0].figures["restore_seconds"] == f["restore_seconds"]
     assert not (tmp_path / "state" / "incidents").exists()
     store.close()
+    # the scratch cluster never archived into the repository (its promotion would have
+    # pushed a timeline 2 history file)
+    assert not [k for k in _keys(pg, primary_s3(pg), "pgbackrest/archive/") if ".history" in k]
 
 
 def _snapshot(pg: Primary) -> tuple[str, list[str], str]:
@@ -311,6 +327,11 @@ def test_cockpit_drills_run_restore(primary, tmp_path):
     row = next(d for d in doc["drills"] if d["drill"] == "restore")
     assert row["state"] == "OK" and row["result"] == "passed"
     assert r.returncode == 1 and "restore" not in doc["overdue"]  # the others never ran
+    # a drill that fails (no such stanza in the repository): exit 1, the failure named
+    r = _cli(state, "drills", "run", "restore", *argv, "--param=pgbackrest_stanza=nosuch")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "drill restore failed: step restore failed: exit code" in r.stdout
+    assert not scratch.exists()
     # a drill run with a refused value: one line, exit 2, nothing ran
     r = _cli(state, "drills", "run", "restore", *argv, "--param=scratch_port=99999")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "scratch_port" in r.stderr
