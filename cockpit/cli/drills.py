@@ -20,8 +20,8 @@ import sys
 import time
 from typing import Any
 
-from ..drills.metrics import drill_metrics
-from ..drills.schedule import PLAN_DRILLS, DrillKind, DrillStatus, cadence_words, schedule
+from ..drills.board import read_board
+from ..drills.schedule import PLAN_DRILLS, DrillKind, DrillStatus, cadence_words
 from ..drills.store import DrillError, DrillRun, DrillStore
 from ..text import clean, one_line
 from ..timeutil import SystemClock, format_duration
@@ -70,12 +70,8 @@ def status_dict(s: DrillStatus) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = _store(args)
-    now = SystemClock().now()
-    runs = [r.summary for r in store.runs()]
-    rows = schedule(_kinds(args), runs, now)
-    m = drill_metrics(_kinds(args), runs, now)
-    overdue = [s.kind.id for s in rows if s.overdue]
+    board = read_board(args.state_dir, _kinds(args), SystemClock().now())
+    rows, m, overdue = board.rows, board.metrics, list(board.overdue)
     if args.json:
         print(json.dumps({"drills": [status_dict(s) for s in rows], "overdue": overdue,
                           "metrics": m.as_dict()}, ensure_ascii=True))

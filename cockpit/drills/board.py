@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .metrics import DrillMetrics, drill_metrics
 from .schedule import DAY, PLAN_DRILLS, DrillKind, DrillStatus, RunSummary, schedule
@@ -27,6 +28,24 @@ def drill_board(kinds: Iterable[DrillKind], runs: Iterable[RunSummary], now: flo
     kinds, runs = tuple(kinds), tuple(runs)
     return DrillBoard(now, tuple(schedule(kinds, runs, now)),
                       drill_metrics(kinds, runs, now), note)
+
+
+def read_board(state_dir: Path, kinds: Iterable[DrillKind], now: float,
+               window: float | None = None) -> DrillBoard:
+    """The board of the drill journals under ``state_dir`` (blocking: reads files). For
+    ``cockpit metrics``: ``read_board(...).metrics`` is ``drill_metrics`` of the real runs."""
+    from .store import DrillStore
+
+    store = DrillStore(state_dir)
+    try:
+        runs = tuple(r.summary for r in store.runs())
+    finally:
+        store.close()
+    kinds = tuple(kinds)
+    if window is None:
+        return drill_board(kinds, runs, now)
+    return DrillBoard(now, tuple(schedule(kinds, runs, now)),
+                      drill_metrics(kinds, runs, now, window))
 
 
 def demo_runs(now: float) -> tuple[RunSummary, ...]:

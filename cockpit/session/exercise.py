@@ -231,16 +231,10 @@ class ExerciseSession:
     def drills(self) -> DrillBoard:
         """The real drill schedule of this state directory (an exercise is not a drill run
         until it is recorded: ``cockpit drills record tabletop``), at wall time."""
-        from ..drills.board import drill_board
+        from ..drills.board import read_board
         from ..drills.schedule import PLAN_DRILLS
-        from ..drills.store import DrillStore
 
-        store = DrillStore(self.store.state_dir, mode=self.store.mode, clock=self.wall)
-        try:
-            runs = [r.summary for r in store.runs()]
-        finally:
-            store.close()
-        return drill_board(PLAN_DRILLS, runs, self.wall.now())
+        return read_board(self.store.state_dir, PLAN_DRILLS, self.wall.now())
 
     def retry_journal(self) -> str:
         j = self.store.opened_journal(self.exercise_id)

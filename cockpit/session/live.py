@@ -335,15 +335,9 @@ class LiveSession:
                 self._changed()
 
     def drills(self) -> DrillBoard:
-        from ..drills.board import drill_board
-        from ..drills.store import DrillStore
+        from ..drills.board import read_board
 
-        store = DrillStore(self.state_dir, mode=self.config.mode, clock=self.clock)
-        try:
-            runs = [r.summary for r in store.runs()]
-        finally:
-            store.close()
-        return drill_board(self.config.drills, runs, self.clock.now())
+        return read_board(self.state_dir, self.config.drills, self.clock.now())
 
     def retry_journal(self) -> str:
         j = self._journal()

@@ -95,3 +95,19 @@ def test_record_and_log(tmp_path):
     line = next(ln for ln in r.stdout.splitlines() if "tabletop" in ln)
     assert line.startswith("FAILED") and "due in 181d23h" in line
     assert "\x1b" not in cli(state, "drills", "log").stdout
+
+
+def test_what_a_drill_journal_says_is_shown_escaped(tmp_path):
+    state = tmp_path / "state"
+    store = DrillStore(state, author="mallory \x1b[2J")
+    rid = store.start("restore", runbook="restore-drill")
+    store.finish(rid, "failed", detail="pwned \x1b]52;c;SGVsbG8=\x07 \u202eevil [b]x[/b]",
+                 figures={"failed_step": "restore\x1b[31m"})
+    store.close()
+    for argv in (("drills", "log"), ("drills", "log", "--json"), ("drills",),
+                 ("drills", "--json")):
+        r = cli(state, *argv)
+        assert r.returncode in (0, 1), r.stderr
+        assert "\x1b" not in r.stdout and "\u202e" not in r.stdout and "\x07" not in r.stdout
+    doc = json.loads(cli(state, "drills", "log", "--json").stdout)
+    assert doc["detail"].startswith("pwned \x1b]52")  # the data itself, escaped on the way out
