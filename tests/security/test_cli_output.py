@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[list[str], set[int], bool]] = {
     "exercise-list": (["exercise", "list"], {0}, False),
     "exercise-list-json": (["exercise", "list", "--json"], {0}, True),
     "exercise-report": (["exercise", "report", "{id}"], {2}, False),
+    # drills live apart too: over these incidents no drill ever ran (exit 1: overdue)
+    "drills": (["drills"], {1}, False),
+    "drills-json": (["drills", "--json"], {1}, True),
+    "drills-log": (["drills", "log"], {0}, False),
 }
 
 # the wrong-type groups of test_hostile_records, one incident each
