@@ -46,7 +46,7 @@ KEYS: tuple[KeySpec, ...] = (
             "change the incident's affected services", "app", show=False),
     KeySpec("update", "u", "update", "Update",
             "draft a stakeholder update (ctrl+y copies it over SSH)", "app"),
-    KeySpec("drills", "w", "drills", "Drills",
+    KeySpec("drills", "l", "drills", "Drills",
             "the DR testing schedule: each drill's last run, result, next due (overdue in "
             "red)", "app", show=False),
     KeySpec("retry-journal", "ctrl+r", "retry_journal", "Retry journal",

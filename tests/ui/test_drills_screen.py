@@ -1,4 +1,4 @@
-"""The drills view: w opens the DR testing schedule (data from the session seam), every
+"""The drills view: l opens the DR testing schedule (data from the session seam), every
 state shown in words and colour; snapshots at 80x24 and 120x40 on a fixed clock; the live
 session reads the real drill journals."""
 
@@ -45,7 +45,7 @@ def test_drills_screen(snap_compare, size):
     app = demo_app()
 
     async def check(pilot):
-        await pilot.press("w")
+        await pilot.press("l")
         assert await wait_until(pilot, lambda: isinstance(app.screen, DrillsScreen))
         await pilot.pause()
         text = str(app.screen.query_one("#drills-metrics").render())
@@ -69,7 +69,7 @@ async def test_w_in_the_live_cockpit_reads_the_drill_journals(tmp_path):
     session = LiveSession(cfg, state, clock=FixedClock(T0), probes=False)
     app = CockpitApp(session, tick=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("w")
+        await pilot.press("l")
         assert await wait_until(pilot, lambda: isinstance(app.screen, DrillsScreen))
         rows = {s.kind.id: s for s in app.screen.board.rows}
         assert rows["restore"].state == "OVERDUE"
