@@ -78,3 +78,31 @@ async def test_w_in_the_live_cockpit_reads_the_drill_journals(tmp_path):
         await pilot.press("escape")
         assert await wait_until(pilot, lambda: not isinstance(app.screen, DrillsScreen))
     session.stop()
+
+
+def test_an_exercise_cockpit_shows_the_real_drill_schedule_at_wall_time(tmp_path):
+    """An exercise runs on scenario time; its drills view is the state directory's real
+    schedule at wall time (and never counts the exercise itself)."""
+    import tomllib
+
+    from cockpit.exercise.library import scenario_dir
+    from cockpit.exercise.schema import parse_scenario
+    from cockpit.exercise.store import ExerciseStore
+    from cockpit.session.exercise import ExerciseSession
+
+    state = tmp_path / "state"
+    wall = FixedClock(T0)
+    text = (scenario_dir() / "database-loss.toml").read_text(encoding="utf-8")
+    ExerciseStore(state, clock=wall, author="fac").start(
+        parse_scenario(tomllib.loads(text), text, "s.toml"), text, source="test",
+        running=True, speed=10, exercise_id="20270115-080000-database-loss-0001")
+    store = DrillStore(state, clock=FixedClock(T0 - 86400), author="alice")
+    store.record("tabletop", "passed")
+    store.close()
+    wall.advance(3600)
+    s = ExerciseSession(state, "20270115-080000-database-loss-0001", wall=wall, author="bob")
+    board = s.drills()
+    rows = {r.kind.id: r for r in board.rows}
+    assert board.now == T0 + 3600
+    assert rows["tabletop"].result == "passed" and not rows["tabletop"].overdue
+    assert rows["restore"].due_words() == "never run: overdue"
