@@ -55,7 +55,7 @@ def test_drills_screen(snap_compare, size):
     assert snap_compare(app, terminal_size=size, run_before=check)
 
 
-async def test_w_in_the_live_cockpit_reads_the_drill_journals(tmp_path):
+async def test_l_in_the_live_cockpit_reads_the_drill_journals(tmp_path):
     from cockpit.config import parse_config
     from cockpit.screens.app import CockpitApp
     from cockpit.session.live import LiveSession
