@@ -169,11 +169,14 @@ def _rb():
     return load_library([builtin_dir()]).get("restore-drill")
 
 
-def _scratch(tmp_path: Path) -> Path:
-    # the restored cluster runs as postgres: its parent must be traversable
+@pytest.fixture
+def scratch():
+    """Where the drill may create its scratch directory (``restore``, made by the drill);
+    the restored cluster runs as postgres, so the parent must be traversable."""
     d = Path(tempfile.mkdtemp(prefix="drill-scratch-", dir="/tmp"))
     os.chmod(d, 0o755)
-    return d / "restore"
+    yield d / "restore"
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _keys(pg: Primary, s3, prefix: str) -> list[str]:
@@ -186,7 +189,7 @@ def primary_s3(pg: Primary):
     return pg.s3.client(https=True)
 
 
-def test_restore_drill_end_to_end(primary, tmp_path):
+def test_restore_drill_end_to_end(primary, tmp_path, scratch):
     pg = primary
     before = int(pg.sql("select count(*) from orders"))
     pg.sql("insert into orders (note) select 'archived' from generate_series(1, 30)")
@@ -200,7 +203,6 @@ def test_restore_drill_end_to_end(primary, tmp_path):
     time.sleep(1.5)  # the rows below are written later and stay in the unarchived WAL
     pg.sql("insert into orders (note) select 'lost' from generate_series(1, 7)")
     newest_commit = float(pg.sql("select extract(epoch from (pg_last_committed_xact()).timestamp)"))
-    scratch = _scratch(tmp_path)
     port = _free_port()
     store = DrillStore(tmp_path / "state", author="drill-tester")
     wall0 = time.time()
@@ -251,7 +253,7 @@ def _snapshot(pg: Primary) -> tuple[str, list[str], str]:
 
 
 def test_broken_backup_fails_at_restore_and_leaves_the_primary_alone(primary, s3_server,
-                                                                      tmp_path):
+                                                                      tmp_path, scratch):
     pg = primary
     pg.pgbackrest("--type=full", "backup")  # the latest backup, broken below
     info = pg.pgbackrest("info", "--output=json")
@@ -267,7 +269,6 @@ def test_broken_backup_fails_at_restore_and_leaves_the_primary_alone(primary, s3
     assert victim is not None, keys[:50]
     s3.delete_object(Bucket=bucket, Key=victim)
     before = _snapshot(pg)
-    scratch = _scratch(tmp_path)
     port = _free_port()
     store = DrillStore(tmp_path / "state", author="drill-tester")
     try:
@@ -300,14 +301,13 @@ def _cli(state: Path, *argv: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "COCKPIT_NO_SYSLOG": "1"})
 
 
-def test_cockpit_drills_run_restore(primary, tmp_path):
+def test_cockpit_drills_run_restore(primary, tmp_path, scratch):
     """The same drill from the command line: every step shown before it runs, exit 0 on a
     passed drill, and `cockpit drills` then shows the restore drill on schedule."""
     pg = primary
     pg.sql("insert into orders (note) values ('cli')")
     pg.switch_and_wait_archived()
     state = tmp_path / "state"
-    scratch = _scratch(tmp_path)
     argv = [f"--param={k}={v}" for k, v in _params(pg, scratch, _free_port()).items()]
     r = _cli(state, "drills", "run", "restore", "--dry-run", *argv)
     assert r.returncode == 0, r.stderr
