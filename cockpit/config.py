@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .document import DocumentError, Field, Validator, load_toml
+from .drills.schedule import PLAN_DRILLS, DrillKind, merge_kinds
 from .keys import keymap_problem
 from .plan import PRIORITIES, Milestones
 
@@ -54,6 +55,7 @@ class Config:
     connectivity_anchors: tuple[tuple[str, int], ...] = ()  # (host, port)
     state_dir: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys (the keymap)
+    drills: tuple[DrillKind, ...] = PLAN_DRILLS  # the testing schedule ([drills.ID])
 
 
 _COCKPIT = {
@@ -127,6 +129,14 @@ _TOP = {
     "probe_defaults": Field("table", default={}),
     "services": Field("table", default={}),
     "keys": Field("table", default={}),
+    "drills": Field("table", default={}),
+}
+_DRILL = {
+    "title": Field("str"),
+    "cadence": Field("duration", minimum=60),
+    "runbook": Field("str"),
+    "scenario": Field("str"),
+    "enabled": Field("bool"),
 }
 
 
@@ -195,6 +205,16 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
             rto=s.get("rto"), rpo=s.get("rpo"), description=s.get("description") or "",
             runbooks=tuple(s.get("runbooks") or ()), probes=tuple(probes),
         )
+    drills: dict[str, dict[str, Any]] = {}
+    for did, draw in (top.get("drills") or {}).items():
+        dpath = ("drills", did)
+        if not SERVICE_ID_RE.match(did):
+            v.error(dpath, "a drill id is lower-case letters, digits, - and _ (at most 64), "
+                           "starting with a letter or digit")
+        elif not isinstance(draw, dict):
+            v.error(dpath, "expected a table ([drills.NAME] cadence = \"7d\")")
+        else:
+            drills[did] = v.table(draw, _DRILL, dpath)
     v.raise_first()
     base = path.parent
     state_dir = cockpit.get("state_dir")
@@ -209,6 +229,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
                                    or ()),
         state_dir=(base / state_dir) if state_dir else None,
         keys=keys,
+        drills=merge_kinds(drills),
     )
 
 

@@ -46,6 +46,9 @@ KEYS: tuple[KeySpec, ...] = (
             "change the incident's affected services", "app", show=False),
     KeySpec("update", "u", "update", "Update",
             "draft a stakeholder update (ctrl+y copies it over SSH)", "app"),
+    KeySpec("drills", "l", "drills", "Drills",
+            "the DR testing schedule: each drill's last run, result, next due (overdue in "
+            "red)", "app", show=False),
     KeySpec("retry-journal", "ctrl+r", "retry_journal", "Retry journal",
             "try to write the journal again after a failure", "app", show=False),
     KeySpec("next-area", "tab", "app.focus_next", "Next area", "next area", "app", show=False),

@@ -316,6 +316,19 @@ class CockpitApp(App[int]):
             return
         self.push_screen(RunbookScreen(self.session, self._failing(), self.keymap))
 
+    def action_drills(self) -> None:
+        """The DR testing schedule (read off the UI thread: the drill journals are files)."""
+        from .drills import DrillsScreen
+
+        if isinstance(self.screen, DrillsScreen):
+            return
+
+        def load() -> None:
+            board = self.session.drills()
+            self.call_from_thread(self.push_screen, DrillsScreen(board))
+
+        self.work(load, "reading the drills", group="follow")
+
     def action_retry_journal(self) -> None:
         def retry() -> None:
             msg = self.session.retry_journal()

@@ -75,14 +75,14 @@ def test_the_installed_cockpit_works_outside_the_checkout(installed, tmp_path):
     assert out.returncode == 0, out.stderr
     ids = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
     assert ids == {"application", "data-loss", "database", "infrastructure", "security",
-                   "third-party"}
+                   "third-party", "restore-drill"}
     where = run(venv, elsewhere, str(venv / "bin" / "python"), "-c",
                 "import cockpit; print(cockpit.__file__, cockpit.__version__)")
     assert str(venv) in where.stdout and "unknown" not in where.stdout, where.stdout
     nope = run(venv, elsewhere, str(venv / "bin" / "python"), "-c", "import screens")
     assert nope.returncode != 0 and "No module named 'screens'" in nope.stderr
     ok = run(venv, elsewhere, cockpit, "runbooks", "validate")
-    assert ok.returncode == 0 and "6 runbooks" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and "7 runbooks" in ok.stdout, ok.stdout + ok.stderr
     ex = run(venv, elsewhere, cockpit, "exercise", "validate")  # the scenario library
     assert ex.returncode == 0 and "6 scenario files: all valid" in ex.stdout, ex.stdout + ex.stderr
 

@@ -209,6 +209,8 @@ class MetricsContext:
     now: float
     since: float | None
     items: list[tuple[str, IncidentMetrics]]
+    state_dir: Path | None = None
+    drills: tuple[Any, ...] = ()  # the configured drill kinds (cockpit.drills.schedule)
 
 
 Section = Callable[[MetricsContext], tuple[list[str], Any]]
@@ -269,9 +271,25 @@ def section_totals(ctx: MetricsContext) -> tuple[list[str], Any]:
                    "reviews_overdue": c.reviews_overdue}
 
 
+def section_drills(ctx: MetricsContext) -> tuple[list[str], Any]:
+    """The testing schedule's figures (backup success rate, tests completed on schedule) over
+    the same window (the drills' default, a quarter, for all time)."""
+    from ..drills.board import read_board
+    from ..drills.metrics import DEFAULT_WINDOW
+
+    if ctx.state_dir is None or not ctx.drills:
+        return ["Drills: none configured"], None
+    board = read_board(ctx.state_dir, ctx.drills, ctx.now, window=ctx.since or DEFAULT_WINDOW)
+    m = board.metrics
+    return ["Drills (the DR testing schedule):", *(f"  {x}" for x in m.lines()),
+            *([f"  overdue: {', '.join(board.overdue)}"] if board.overdue else [])], \
+        {**m.as_dict(), "overdue": list(board.overdue)}
+
+
 # (name, section): the JSON output is {name: value}; add a section by appending here
 METRICS_SECTIONS: list[tuple[str, Section]] = [("incidents", section_incidents),
-                                               ("totals", section_totals)]
+                                               ("totals", section_totals),
+                                               ("drills", section_drills)]
 
 
 def measure(state_dir: Path, targets: Targets, now: float, since: float | None
@@ -295,7 +313,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         items = measure(Path(args.state_dir), t, now, args.since)
     except OSError as e:
         return _fail(f"{getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}")
-    ctx = MetricsContext(now, args.since, items)
+    from ..drills.schedule import PLAN_DRILLS
+
+    ctx = MetricsContext(now, args.since, items, Path(args.state_dir),
+                         tuple(cfg.drills) if cfg is not None else PLAN_DRILLS)
     if args.json:
         doc = {name: fn(ctx)[1] for name, fn in METRICS_SECTIONS}
         doc["since_seconds"] = args.since

@@ -20,8 +20,8 @@ from ..timeutil import parse_duration
 from .common import COMMON, EXIT_USAGE, CliError, commands
 
 # The command groups, each a module with ``add_parsers(commands)``.
-COMMAND_MODULES = ("evidence", "exercise", "incident", "journal", "review", "runbooks", "serve",
-                   "status")
+COMMAND_MODULES = ("drills", "evidence", "exercise", "incident", "journal", "review", "runbooks",
+                   "serve", "status")
 # Commands that read no configuration unless one is named with --config (the review of a
 # recorded incident runs with none: empty $HOME, no cockpit.toml, no network).
 NO_CONFIG = ("demo", "review")

@@ -259,6 +259,17 @@ KINDS: dict[str, Schema] = {
                               "audience": text(MAX_ID)}),
     "exercise.mark": _kind({"outcome": text(MAX_ID), "mark": text(MAX_ID), "comment": FREE},
                            ("outcome", "mark")),
+    # a drill run's own entries (cockpit/drills/store.py); ``tables`` is a table of
+    # [restored, primary] row counts, checked as plain data
+    "drill.started": _kind({"drill": ident(), "runbook": text(MAX_ID),
+                            "scenario": text(MAX_ID), "title": FREE, "kind": text(MAX_ID)},
+                           ("drill",)),
+    "drill.result": _kind({
+        "drill": ident(), "outcome": enum(("passed", "failed", "aborted")), "detail": FREE,
+        "note": FREE, "restore_seconds": SECONDS, "rto": SECONDS,
+        "data_loss_seconds": SECONDS, "rpo": SECONDS, "restored_commit": TIME,
+        "primary_commit": TIME, "failed_step": text(MAX_ID), "backup_tool": text(MAX_ID),
+    }, ("drill", "outcome")),
 }
 
 

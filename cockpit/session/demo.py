@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..drills.board import DrillBoard
 from ..incident.clocks import incident_clocks
 from ..incident.fold import Folder
 from ..incident.model import EntryLike, SimEntry
@@ -139,6 +140,11 @@ class DemoSession:
 
     def follow(self, incident_id: str | None) -> None:
         raise IncidentError("The demo has one incident: its scenario's.")
+
+    def drills(self) -> DrillBoard:
+        from ..drills.board import demo_board
+
+        return demo_board(self.clock.now())
 
     def retry_journal(self) -> str:
         return "The demo keeps no journal."

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..drills.board import DrillBoard
 from ..exercise.board import Board, build_board
 from ..exercise.clock import MAX_SPEED, MIN_SPEED, ExerciseClock
 from ..exercise.store import ExerciseError, ExerciseStore, exercise_record
@@ -226,6 +227,14 @@ class ExerciseSession:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(stop.set)
         self.store.close()
+
+    def drills(self) -> DrillBoard:
+        """The real drill schedule of this state directory (an exercise is not a drill run
+        until it is recorded: ``cockpit drills record tabletop``), at wall time."""
+        from ..drills.board import read_board
+        from ..drills.schedule import PLAN_DRILLS
+
+        return read_board(self.store.state_dir, PLAN_DRILLS, self.wall.now())
 
     def retry_journal(self) -> str:
         j = self.store.opened_journal(self.exercise_id)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..drills.board import DrillBoard
 from ..health import ServiceHealth, Status
 from ..incident.clocks import ServiceTargets, incident_clocks
 from ..incident.fold import Folder
@@ -341,6 +342,11 @@ class LiveSession:
             if j is not None and j.failed:
                 await asyncio.to_thread(self.retry_journal)
                 self._changed()
+
+    def drills(self) -> DrillBoard:
+        from ..drills.board import read_board
+
+        return read_board(self.state_dir, self.config.drills, self.clock.now())
 
     def retry_journal(self) -> str:
         j = self._journal()

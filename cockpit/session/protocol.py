@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from ..drills.board import DrillBoard
 from ..health import ServiceHealth
 from ..incident.clocks import ClockView, ServiceTargets
 from ..incident.model import EntryLike, IncidentState
@@ -206,8 +207,13 @@ class Session(Protocol):
         """Try to write again after a journal failure; a one-line outcome."""
         ...
 
+    def drills(self) -> DrillBoard:
+        """The DR testing schedule: each drill's last run, result, next due, and the drills'
+        metrics (blocking: reads the drill journals; call it off the UI thread)."""
+        ...
+
 
 __all__ = [
-    "Banner", "BannerLevel", "Capabilities", "IncidentChoice", "Runbooks", "RunbookLibrary",
+    "Banner", "DrillBoard", "BannerLevel", "Capabilities", "IncidentChoice", "Runbooks", "RunbookLibrary",
     "Session", "SessionKind", "StepOutput", "StepResult", "View",
 ]

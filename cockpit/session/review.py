@@ -539,6 +539,13 @@ class ReviewSession:
     def retry_journal(self) -> str:
         return READ_ONLY
 
+    def drills(self) -> Any:
+        """A recorded incident holds no drill runs: an empty schedule that says so."""
+        from ..drills.board import drill_board
+
+        return drill_board((), (), self.t, note="A review holds one incident, no drill runs: "
+                           "see cockpit drills on the bastion.")
+
 
 class ReviewSteps:
     """The runbook navigator in a review: step states as of ``t``, saved outputs; every

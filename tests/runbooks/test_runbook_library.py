@@ -61,6 +61,7 @@ PLAN = {
     "infrastructure": {"hardware", "network", "cloud-outage"},
     "third-party": {"stellar", "dns-outage", "external-api"},
     "data-loss": {"accidental-deletion", "backup-failure", "migration-error", "data-corruption"},
+    "restore-drill": set(),  # the restore drill of the testing schedule (issue 15)
 }
 
 # A value for every parameter without a default in the built-in library.
@@ -245,7 +246,7 @@ def test_broken_file_does_not_hide_the_others(tmp_path, library_dir):
         shutil.copy(f, tmp_path / f.name)
     (tmp_path / "broken.toml").write_text("[runbook\n", encoding="utf-8")
     lib, errors = collect_library([tmp_path])
-    assert len(lib) == 6 and len(errors) == 1 and "broken.toml:1:" in errors[0].one_line()
+    assert len(lib) == 7 and len(errors) == 1 and "broken.toml:1:" in errors[0].one_line()
 
 
 def test_list_and_show(cli, capsys, library_dir):

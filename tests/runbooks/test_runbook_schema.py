@@ -15,13 +15,13 @@ from cockpit.runbooks import RunbookError, load_library, load_runbook
 def test_builtin_library_validates(cli, capsys, library_dir):
     assert cli("runbooks", "validate", str(library_dir)) == 0
     out = capsys.readouterr()
-    assert re.fullmatch(r"6 runbooks, \d+ steps OK\n", out.out)
+    assert re.fullmatch(r"7 runbooks, \d+ steps OK\n", out.out)
     assert out.err == ""
 
 
 def test_validate_defaults_to_builtin_library(cli, capsys):
     assert cli("runbooks", "validate") == 0
-    assert "6 runbooks" in capsys.readouterr().out
+    assert "7 runbooks" in capsys.readouterr().out
 
 
 def test_validate_accepts_files(cli, capsys, library_dir):

@@ -341,6 +341,7 @@ MODALS = [
     ("status-form", ("s",), "Incident status (now"),
     ("role-form", ("a",), "Assign or hand over a role"),
     ("update-draft", ("u",), "Stakeholder update"),
+    ("drills", ("l",), "Drills: the DR testing schedule"),
 ]
 MODAL_TITLES = [m[2] for m in MODALS] + ["Log entry", "Runbooks (ranked)",
                                          "Search the incident log"]
@@ -441,6 +442,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "role-form": ("role-form",),
     "update-draft": ("update-draft",),
     "navigator": ("navigator",),
+    "drills": ("drills",),
 }
 
 
@@ -450,7 +452,7 @@ MARKUP_AREA: dict[str, str] = {
     "main": "screen", "log-entry": "Log entry", "details": "Service:", "help": "Help",
     "incident-picker": "Incidents (newest first)", "status-form": "Incident status",
     "role-form": "Assign or hand over", "update-draft": "Stakeholder update",
-    "navigator": "screen",
+    "navigator": "screen", "drills": "Drills:",
 }
 
 

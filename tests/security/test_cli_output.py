@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[list[str], set[int], bool]] = {
     "metrics": (["metrics"], {0}, False),
     "metrics-json": (["metrics", "--json"], {0}, True),
     "capture": (["capture", "{id}", "-o", "{out}"], {0}, False),
+    # drills live apart too: over these incidents no drill ever ran (exit 1: overdue)
+    "drills": (["drills"], {1}, False),
+    "drills-json": (["drills", "--json"], {1}, True),
+    "drills-log": (["drills", "log"], {0}, False),
 }
 
 # the wrong-type groups of test_hostile_records, one incident each

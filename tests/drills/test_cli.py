@@ -1,0 +1,134 @@
+"""``cockpit drills``: exit 0 when every drill is on schedule, 1 when one is overdue (like a
+monitoring check), 2 for a refusal; --json; record and log; [drills] in cockpit.toml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from cockpit.drills.schedule import DAY, PLAN_DRILLS
+from cockpit.drills.store import DrillStore
+from cockpit.timeutil import FixedClock
+
+
+def cli(state, *argv, config=None):
+    pre = ["--config", str(config)] if config else []
+    return subprocess.run([sys.executable, "-m", "cockpit", *pre, "--state-dir", str(state),
+                           *argv], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COCKPIT_NO_SYSLOG": "1"})
+
+
+def _all_done(state, age=0.0, skip=()):
+    store = DrillStore(state, clock=FixedClock(time.time() - age), author="alice")
+    for k in PLAN_DRILLS:
+        if k.id not in skip:
+            store.record(k.id, "passed")
+    store.close()
+
+
+def test_exit_1_when_never_run_0_when_all_on_schedule(tmp_path):
+    state = tmp_path / "state"
+    r = cli(state, "drills")
+    assert r.returncode == 1, r.stderr
+    assert "never run: overdue" in r.stdout and "OVERDUE: backup-verify, restore" in r.stdout
+    _all_done(state, age=60)
+    r = cli(state, "drills")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["STATE", "DRILL", "CADENCE"]
+    restore = next(ln for ln in lines if " restore " in ln)
+    assert restore.startswith("OK") and "weekly" in restore and "due in 6d23h" in restore
+    assert "backup success rate: 100% (2 of 2" in r.stdout
+    assert "OVERDUE" not in r.stdout
+
+
+def test_one_overdue_drill_is_exit_1_and_named(tmp_path):
+    state = tmp_path / "state"
+    _all_done(state, age=60, skip=("backup-verify",))
+    _all_done(state, age=2 * DAY, skip=[k.id for k in PLAN_DRILLS if k.id != "backup-verify"])
+    r = cli(state, "drills", "--json")
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["overdue"] == ["backup-verify"]
+    bv = next(d for d in doc["drills"] if d["drill"] == "backup-verify")
+    assert bv["state"] == "OVERDUE" and bv["due"].startswith("overdue by 1d00h")
+    assert 86400 <= bv["overdue_seconds"] < 86400 + 600
+    assert doc["metrics"]["backup_success_rate"] == 1.0
+
+
+def test_config_cadences_and_refusals(tmp_path):
+    state = tmp_path / "state"
+    cfg = tmp_path / "cockpit.toml"
+    cfg.write_text('[drills.backup-verify]\nenabled = false\n[drills.restore]\n'
+                   'cadence = "14d"\n', encoding="utf-8")
+    _all_done(state, age=10 * DAY, skip=("backup-verify",))
+    # restore 10 days ago: overdue on the plan's weekly cadence, on time on 14 days
+    assert cli(state, "drills").returncode == 1
+    r = cli(state, "drills", config=cfg)
+    assert r.returncode == 0, r.stdout  # restore every 14 days, backup-verify off
+    assert "OVERDUE" not in r.stdout
+    assert next(ln for ln in r.stdout.splitlines() if "backup-verify" in ln).startswith("OFF")
+    assert "every 14d " in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[drills.restore]\ncadence = "weekly"\n', encoding="utf-8")
+    r = cli(state, "drills", config=bad)
+    assert r.returncode == 2 and "bad.toml" in r.stderr and "cadence" in r.stderr
+    assert r.stderr.count("\n") == 1
+    r = cli(state, "drills", "record", "nope", "--outcome", "passed")
+    assert r.returncode == 2 and "no drill 'nope'" in r.stderr
+    r = cli(state, "drills", "run", "tabletop")
+    assert r.returncode == 2 and "has no runbook" in r.stderr
+
+
+def test_record_and_log(tmp_path):
+    state = tmp_path / "state"
+    r = cli(state, "drills", "record", "tabletop", "--outcome", "failed", "--note",
+            "no one knew the \x1b[31mDNS\x1b[0m registrar login")
+    assert r.returncode == 0 and "drill tabletop recorded: failed" in r.stdout
+    r = cli(state, "drills", "log", "--json")
+    doc = json.loads(r.stdout.splitlines()[0])
+    assert doc["drill"] == "tabletop" and doc["outcome"] == "failed"
+    r = cli(state, "drills")
+    line = next(ln for ln in r.stdout.splitlines() if "tabletop" in ln)
+    assert line.startswith("FAILED") and "due in 181d23h" in line
+    assert "\x1b" not in cli(state, "drills", "log").stdout
+
+
+def test_what_a_drill_journal_says_is_shown_escaped(tmp_path):
+    state = tmp_path / "state"
+    store = DrillStore(state, author="mallory \x1b[2J")
+    rid = store.start("restore", runbook="restore-drill")
+    store.finish(rid, "failed", detail="pwned \x1b]52;c;SGVsbG8=\x07 \u202eevil [b]x[/b]",
+                 figures={"failed_step": "restore\x1b[31m"})
+    store.close()
+    for argv in (("drills", "log"), ("drills", "log", "--json"), ("drills",),
+                 ("drills", "--json")):
+        r = cli(state, *argv)
+        assert r.returncode in (0, 1), r.stderr
+        assert "\x1b" not in r.stdout and "\u202e" not in r.stdout and "\x07" not in r.stdout
+    doc = json.loads(cli(state, "drills", "log", "--json").stdout)
+    assert doc["detail"].startswith("pwned \x1b]52")  # the data itself, escaped on the way out
+
+
+def test_cockpit_metrics_shows_the_drills_figures(tmp_path):
+    """The drills feed ``cockpit metrics``: backup success rate and completion on schedule,
+    from the drill journals (two backup drills, one failed: 50%)."""
+    state = tmp_path / "state"
+    store = DrillStore(state, clock=FixedClock(time.time() - 3 * DAY), author="alice")
+    store.record("restore", "failed")
+    store.close()
+    _all_done(state, age=60)  # every drill once, the backup verification passed
+    r = cli(state, "metrics")
+    assert r.returncode == 0, r.stderr
+    assert "Drills (the DR testing schedule):" in r.stdout
+    assert "backup success rate: 67% (2 of 3 backup drills passed in 91d" in r.stdout
+    doc = json.loads(cli(state, "metrics", "--json").stdout)
+    d = doc["drills"]
+    assert (d["backup_runs"], d["backup_passed"], d["overdue"]) == (3, 2, [])
+    assert d["window_seconds"] == 91 * DAY
+    r = cli(state, "metrics", "--since", "1d", "--json")  # the same window as the incidents
+    d = json.loads(r.stdout)["drills"]
+    assert (d["backup_runs"], d["backup_passed"], d["window_seconds"]) == (2, 2, DAY)
