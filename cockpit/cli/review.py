@@ -77,10 +77,13 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None, *,
                     plan = plan_from_config_text(config_text, f"{path.name}:cockpit.toml")
                 # the bundle's verification read every journal once: its entries are used
                 entries = getattr(bundle, "entries", None) or None
+                taken = (getattr(bundle, "manifest", None) or {}).get("captured_ts")
                 session = ReviewSession(Path(bundle.root), bundle.incident_id, plan=plan,
                                         name=str(bundle.name), signature=str(bundle.signature),
                                         runbook_dirs=_bundle_runbooks(bundle),
-                                        entries=entries, load=load)
+                                        entries=entries, load=load,
+                                        until=float(taken) if isinstance(
+                                            taken, int | float) else None)
             except BaseException:
                 bundle.close()
                 raise

@@ -139,7 +139,10 @@ def health_from_entry(e: EntryLike, title: str) -> ServiceHealth:
 class Timeline:
     """An incident's entries indexed for scrubbing (see the module docstring)."""
 
-    def __init__(self, entries: Sequence[Any]) -> None:
+    def __init__(self, entries: Sequence[Any], until: float | None = None) -> None:
+        # ``until``: when the record was taken (a bundle's capture): nothing happened between
+        # the last entry and it, so the cursor may go there (an open incident's clocks ran on)
+        self.until = until
         self.entries: list[Any] = [e for e in entries if e.kind != "session-start"]
         self.times: list[float] = [e.ts for e in self.entries]
         self.checkpoints: list[IncidentState | None] = []  # fold of entries[: k * CHECKPOINT]
@@ -164,7 +167,8 @@ class Timeline:
 
     @property
     def end(self) -> float:
-        return self.times[-1] if self.times else 0.0
+        last = self.times[-1] if self.times else 0.0
+        return max(last, self.until) if self.until is not None and self.times else last
 
     def count(self, t: float) -> int:
         """How many entries are at or before ``t``."""
@@ -255,11 +259,12 @@ class ReviewSession:
     def __init__(self, root: Path, incident_id: str, *, plan: Plan | None = None,
                  name: str | None = None, signature: str = "not a bundle: no signature",
                  runbook_dirs: Sequence[Path] = (), entries: Sequence[Any] | None = None,
-                 load: bool = True) -> None:
+                 load: bool = True, until: float | None = None) -> None:
         """``load=False``: the journals are read by ``run()`` (in a thread, after the first
         frame, which shows the newest entries marked as loading: ``preview()``)."""
         self.root = Path(root)
         self.incident_id = incident_id
+        self.until = until  # when the record was taken (see Timeline)
         if entries is None and incident_id not in list_incidents(self.root):
             raise ReviewError(f"no incident {incident_id!r} in {self.root}")
         self.problems: list[str] = []
@@ -322,7 +327,7 @@ class ReviewSession:
         was = gc.isenabled()
         gc.disable()
         try:
-            timeline = Timeline(entries)
+            timeline = Timeline(entries, self.until)
         finally:
             if was:
                 gc.enable()

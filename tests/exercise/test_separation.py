@@ -60,7 +60,7 @@ def test_metrics_never_count_an_exercise(both):
     assert out.returncode == 0, out.stderr
     assert rid in out.stdout and "over 1 incident" in out.stdout
     assert out.stdout.startswith("Metrics over the last 3650d (")
-    assert xid not in out.stdout and "Drill" not in out.stdout
+    assert xid not in out.stdout and "Drill outage" not in out.stdout
     js = json.loads(cli(state, "metrics", "--json", "--since", "3650d").stdout)
     assert [x["incident"] for x in js["incidents"]] == [rid]
     assert js["totals"]["incidents"] == 1
