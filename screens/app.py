@@ -416,9 +416,33 @@ class CockpitApp(App[int]):
         if inc is None:
             return
 
+        from cockpit.incident.store import is_reopen, skipped_states
+
+        from .forms import ConfirmForm
+
         def done(v: dict[str, Any] | None) -> None:
-            if v:
-                self.work(lambda: self.session.set_status(v["status"]), "changing the status")
+            if not v:
+                return
+            new = v["status"]
+
+            def go(ok: dict[str, Any] | None = None) -> None:
+                if ok:
+                    self.work(lambda: self.session.set_status(new), "changing the status")
+
+            skipped = skipped_states(inc.status, new)
+            if is_reopen(inc.status, new):
+                self.push_screen(ConfirmForm(
+                    "Reopen the incident?",
+                    f"{inc.status} -> {new}: the incident is reopened (journaled); its "
+                    "recovered/closed stamps no longer hold and its clocks run again.",
+                    "Reopen"), go)
+            elif skipped:
+                self.push_screen(ConfirmForm(
+                    "Skip lifecycle states?",
+                    f"{inc.status} -> {new} skips {', '.join(skipped)}. The clocks stop as "
+                    f"if it had passed through them.", f"Set {new}"), go)
+            else:
+                go({"confirmed": True})
 
         self.push_screen(StatusForm(inc.status), done)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..health import ServiceHealth
 from ..plan import Milestones
-from .clocks import ClockView, ServiceTargets, incident_clocks
+from .clocks import ClockView, Level, ServiceTargets, incident_clocks
 from .fold import fold
 from .model import EntryLike, IncidentState
 
@@ -55,8 +55,7 @@ class IncidentMetrics:
 
     @property
     def ended_at(self) -> float | None:
-        inc = self.incident
-        return inc.recovered_at or inc.closed_at
+        return self.incident.ended_at
 
     def figure(self, key: str) -> Figure | None:
         for f in (*self.milestones, *self.rto, *self.rpo):
@@ -70,6 +69,8 @@ class IncidentMetrics:
 
 
 def _figure(c: ClockView) -> Figure:
+    if c.level == Level.UNMET:  # stopped by the end of the incident, never reached
+        return Figure(c.key, c.label, c.target, None, False)
     if c.done:
         return Figure(c.key, c.label, c.target, c.elapsed, c.elapsed <= c.target)
     return Figure(c.key, c.label, c.target, None, False if c.elapsed > c.target else None,
@@ -101,7 +102,7 @@ def incident_metrics(entries: Sequence[EntryLike], services: Sequence[ServiceTar
     inc = fold(entries)
     if inc is None:
         return None
-    end = inc.recovered_at or inc.closed_at
+    end = inc.ended_at
     at = now if end is None else min(now, max(end, inc.declared_at or end))
     clocks = incident_clocks(inc, services, health or {}, milestones, at)
     ms = tuple(_figure(c) for c in clocks if c.key.startswith("milestone:"))

@@ -39,18 +39,66 @@ def new_incident_id(title: str, now: float) -> str:
             + "-" + secrets.token_hex(2))
 
 
-def check_transition(current: str, new: str) -> None:
-    if new not in LIFECYCLE:
+class SkipNeedsConfirmation(IncidentError):
+    """A lifecycle change that skips states, not confirmed."""
+
+
+def skipped_states(current: str, new: str) -> tuple[str, ...]:
+    """The states a forward move from ``current`` to ``new`` jumps over (none: the next)."""
+    if current not in LIFECYCLE or new not in LIFECYCLE:
+        return ()
+    return LIFECYCLE[LIFECYCLE.index(current) + 1:LIFECYCLE.index(new)]
+
+
+def is_reopen(current: str, new: str) -> bool:
+    """Moving back in the lifecycle (closed -> responding...): a reopening."""
+    return (current in LIFECYCLE and new in LIFECYCLE
+            and LIFECYCLE.index(new) < LIFECYCLE.index(current))
+
+
+def check_transition(current: str, new: str, *, skip_ok: bool = True,
+                     reopen: bool = False) -> None:
+    """Refuse a lifecycle change that is not allowed: an unknown status, the same one, a
+    move back unless ``reopen``, a move that skips states unless ``skip_ok`` (the caller
+    confirmed it)."""
+    if new not in LIFECYCLE[1:]:
         raise IncidentError(f"unknown status {new!r} (one of: {', '.join(LIFECYCLE[1:])})")
-    if LIFECYCLE.index(new) <= LIFECYCLE.index(current):
-        raise IncidentError(f"the incident is already {current}; it can only move forward "
-                            f"({' -> '.join(LIFECYCLE)})")
+    if new == current:
+        raise IncidentError(f"the incident is already {current}")
+    if is_reopen(current, new):
+        if not reopen:
+            raise IncidentError(
+                f"the incident is already {current}; moving it back to {new} reopens it: "
+                f"`cockpit incident reopen ID {new} --reason TEXT`")
+        return
+    skipped = skipped_states(current, new)
+    if skipped and not skip_ok:
+        raise SkipNeedsConfirmation(
+            f"{current} -> {new} skips {', '.join(skipped)}: confirm with --skip (the clocks "
+            f"stop as if it had passed through them)")
 
 
 @dataclass(frozen=True)
 class IncidentSummary:
     id: str
     state: IncidentState
+
+
+def is_open(state: IncidentState) -> bool:
+    """Open: declared and not closed (a recovered incident is still open until closed)."""
+    return state.declared_at is not None and state.status != "closed"
+
+
+def to_follow(incidents: Sequence[IncidentSummary]) -> str | None:
+    """The incident a cockpit follows when none was chosen: the most severe open one (P0
+    first), the newest of equal severity; a closed incident never by default."""
+    open_ = [s for s in incidents if is_open(s.state)]
+    if not open_:
+        return None
+    rank = {sev: i for i, sev in enumerate(SEVERITIES)}
+    best = min(open_, key=lambda s: (rank.get(s.state.severity, len(rank)),
+                                     -(s.state.declared_at or 0), s.id))
+    return best.id
 
 
 class IncidentStore:
@@ -84,11 +132,8 @@ class IncidentStore:
         return out
 
     def active(self) -> str | None:
-        """The newest incident that is not closed."""
-        for s in self.list():
-            if s.state.status != "closed":
-                return s.id
-        return None
+        """The incident followed by default: the most severe open one (see ``to_follow``)."""
+        return to_follow(self.list())
 
     # ------------------------------------------------------------------ writing
     def journal(self, incident_id: str) -> Journal:
@@ -127,11 +172,19 @@ class IncidentStore:
             raise IncidentError(f"no incident {incident_id!r} in {self.state_dir}")
         return st
 
-    def set_status(self, incident_id: str, status: str, *, state: IncidentState | None = None
-                   ) -> Entry:
+    def set_status(self, incident_id: str, status: str, *, state: IncidentState | None = None,
+                   skip_ok: bool = False, reopen: bool = False, reason: str = "") -> Entry:
+        """Move the lifecycle. Skipping states needs ``skip_ok`` (confirmed); moving back
+        needs ``reopen`` and is journaled as a reopening (``reopened_from``, ``reason``)."""
         st = self._state_or_fail(incident_id, state)
-        check_transition(st.status, status)
-        return self.journal(incident_id).append("incident.status", {"status": status})
+        check_transition(st.status, status, skip_ok=skip_ok, reopen=reopen)
+        data: dict[str, Any] = {"status": status}
+        if is_reopen(st.status, status):
+            data["reopened_from"] = st.status
+            reason = " ".join(reason.split())
+            if reason:
+                data["reason"] = reason
+        return self.journal(incident_id).append("incident.status", data)
 
     def assign(self, incident_id: str, role: str, person: str, *,
                state: IncidentState | None = None) -> Entry:

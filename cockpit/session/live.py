@@ -26,7 +26,7 @@ from typing import Any
 
 from ..config import Config
 from ..health import ServiceHealth, Status
-from ..incident.clocks import ServiceTargets, incident_clocks
+from ..incident.clocks import ServiceTargets, detect_countdown, incident_clocks
 from ..incident.fold import Folder
 from ..incident.model import EntryLike, IncidentState, SimEntry
 from ..incident.store import IncidentError, IncidentStore
@@ -122,6 +122,10 @@ class LiveSession:
         unsaved = self._unsaved()
         clocks = [] if loading or state is None else incident_clocks(
             state, self.services, {h.service: h for h in health}, self.milestones, now)
+        if state is None and not loading and iid is None:
+            # nothing declared: a failing service starts the Detect countdown
+            detect = detect_countdown(health, self.milestones, now)
+            clocks = [detect] if detect is not None else []
         return View(now=now, health=health, entries=entries, pending=pending, unsaved=unsaved,
                     incident=None if loading else state, incident_id=iid, clocks=clocks,
                     loading=loading, banners=self._banners(now), paused=False)
@@ -452,9 +456,11 @@ class LiveSession:
         self._act("incident.declared", data, write)
 
     def set_status(self, status: str) -> None:
+        """The screen asked for confirmation of a skip or a reopening before calling this."""
         iid, st = self._need_incident()
         self._act("incident.status", {"status": status},
-                  lambda: self.store.set_status(iid, status, state=st))
+                  lambda: self.store.set_status(iid, status, state=st, skip_ok=True,
+                                                reopen=True, reason="reopened in the cockpit"))
 
     def assign(self, role: str, person: str) -> None:
         iid, st = self._need_incident()
