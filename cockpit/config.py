@@ -54,6 +54,7 @@ class Config:
     connectivity_anchors: tuple[tuple[str, int], ...] = ()  # (host, port)
     state_dir: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys (the keymap)
+    bell: bool = True  # ring the terminal bell with an announcement
 
 
 _COCKPIT = {
@@ -62,6 +63,9 @@ _COCKPIT = {
                   help="personal: state files 0600; shared: group-readable 0640"),
     "state_dir": Field("str", help="state directory (overridden by --state-dir / $COCKPIT_STATE_DIR)"),
     "runbook_dirs": Field("list[str]", help="extra runbook directories, searched before the built-in library"),
+    "bell": Field("bool", default=True,
+                  help="ring the terminal bell when a new incident, a colleague's note or a "
+                       "service turning DOWN is announced"),
     "connectivity_anchors": Field(
         "list[str]", check=lambda v: _anchors_problem(v),
         help="host:port pairs the cockpit connects to, to tell its own network outage from a "
@@ -209,6 +213,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
                                    or ()),
         state_dir=(base / state_dir) if state_dir else None,
         keys=keys,
+        bell=bool(cockpit["bell"]),
     )
 
 

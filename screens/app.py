@@ -126,7 +126,7 @@ class MainScreen(Screen[None]):
         banner.set_class(worst == BannerLevel.INFO, "-info")
         banner.set(text)
         self.query_one(TitleBar).show(self.session.name, view.now, view.incident, simulated,
-                                      view.paused)
+                                      view.paused, view.open_incidents)
         self.query_one(HealthPane).show(view.health, view.now)
         targets = []
         for s in self.session.services:
@@ -179,6 +179,7 @@ class CockpitApp(App[int]):
         self.main_screen: MainScreen | None = None
         self._refresh_pending = False
         self._session_error: str | None = None
+        self._last_notice = 0  # the seq of the last notice shown
 
     def get_default_screen(self) -> Screen[Any]:
         self.main_screen = MainScreen(self.session, self.refresh_view)
@@ -231,8 +232,28 @@ class CockpitApp(App[int]):
             view = self.current_view()
             self.view_state = view
             screen.show(view, self.simulated)
+            self._announce(view)
         except NoMatches:
             return  # the screen is being torn down (a late callback at exit)
+
+    def _announce(self, view: View) -> None:
+        """Each new notice once: a notification, and the terminal bell unless ``bell =
+        false`` in cockpit.toml. An open incident list is refreshed with it."""
+        new = [n for n in view.notices if n.seq > self._last_notice]
+        if not new:
+            return
+        self._last_notice = new[-1].seq
+        for n in new:
+            level = n.level if n.level in ("information", "warning", "error") else "warning"
+            self.notify(n.text, severity=level, timeout=15 if level == "error" else 8)
+        if any(n.bell for n in new):
+            self.bell()
+        from .forms import IncidentPicker
+
+        if isinstance(self.screen, IncidentPicker):
+            picker = self.screen
+            self.work(lambda: self._list_incidents(picker), "listing the incidents",
+                      group="follow")
 
     # ------------------------------------------------------------ every background failure
     @on(Worker.StateChanged)
@@ -386,6 +407,21 @@ class CockpitApp(App[int]):
     def _load_incidents(self) -> None:
         from .forms import IncidentPicker
 
+        rows, current = self._incident_rows()
+
+        def chosen(v: dict[str, Any] | None) -> None:
+            if v and v["incident"] != current:
+                self.work(lambda: self.session.follow(v["incident"]), "following the incident",
+                          group="follow")
+
+        self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
+
+    def _list_incidents(self, picker: Any) -> None:
+        """The open incident list, listed again (an incident was declared meanwhile)."""
+        rows, _current = self._incident_rows()
+        self.call_from_thread(picker.set_rows, rows)
+
+    def _incident_rows(self) -> tuple[list[tuple[str, Text]], str | None]:
         now = self.session.clock.now()
         current = self._view().incident_id
         rows = []
@@ -401,13 +437,7 @@ class CockpitApp(App[int]):
                      style="dim")
             t.append(one_line(st.title, 80))
             rows.append((choice.id, t))
-
-        def chosen(v: dict[str, Any] | None) -> None:
-            if v and v["incident"] != current:
-                self.work(lambda: self.session.follow(v["incident"]), "following the incident",
-                          group="follow")
-
-        self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
+        return rows, current
 
     def action_status(self) -> None:
         from .forms import StatusForm

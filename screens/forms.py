@@ -435,6 +435,18 @@ class IncidentPicker(Form):
         if self.current in ids:
             ol.highlighted = ids.index(self.current)
 
+    def set_rows(self, rows: Sequence[tuple[str, Text]]) -> None:
+        """The list again (incidents declared since it opened), the highlight kept."""
+        ol = self.query_one(OptionList)
+        keep = None if ol.highlighted is None else self.rows[ol.highlighted][0] \
+            if ol.highlighted < len(self.rows) else None
+        self.rows = list(rows)
+        ol.clear_options()
+        ol.add_options([Option(t, id=iid) for iid, t in self.rows])
+        ids = [iid for iid, _ in self.rows]
+        if keep in ids:
+            ol.highlighted = ids.index(keep)
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss({"incident": event.option.id})
 

@@ -386,7 +386,7 @@ class TitleBar(Horizontal):
         yield from self.cells.values()
 
     def show(self, environment: str, now: float, incident: IncidentState | None, simulated: bool,
-             paused: bool = False) -> None:
+             paused: bool = False, open_incidents: int | None = None) -> None:
         t = Text(time.strftime("%H:%M:%S", time.gmtime(now)) + " UTC")
         if simulated:
             t.append(" SIM", style="bold cyan")
@@ -398,6 +398,9 @@ class TitleBar(Horizontal):
             inc.append(" │ ")
             inc.append(f"INCIDENT {one_line(incident.severity, 4)} "
                        f"{one_line(incident.status, 12).upper()}", style="bold red")
+        if open_incidents is not None:  # always: how many incidents are open (i lists them)
+            inc.append(" │ ")
+            inc.append(f"{open_incidents} open", style="bold" if open_incidents else "")
         self.cells["incident"].set(inc)
         self.cells["env"].set(Text(" │ " + one_line(environment, 80)))
 

@@ -101,6 +101,62 @@ def to_follow(incidents: Sequence[IncidentSummary]) -> str | None:
     return best.id
 
 
+def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changed in a journal directory: each file's name, size and mtime."""
+    import os
+
+    try:
+        with os.scandir(path) as it:
+            return tuple(sorted((e.name, st.st_size, st.st_mtime_ns) for e in it
+                                if (st := e.stat(follow_symlinks=False)) is not None))
+    except OSError:
+        return ()
+
+
+class IncidentIndex:
+    """Every incident of a state directory kept up to date cheaply, for a running cockpit:
+    ``refresh`` lists the incidents and re-reads a journal only when one of its files
+    changed (size or mtime). ``known``: states the caller already folded (the followed
+    incident), used instead of reading it again."""
+
+    def __init__(self, store: IncidentStore) -> None:
+        self.store = store
+        self._known: dict[str, tuple[tuple, IncidentState | None]] = {}
+        self._declared: set[str] = set()
+
+    def refresh(self, known: dict[str, IncidentState] | None = None
+                ) -> tuple[list[IncidentSummary], list[IncidentSummary]]:
+        """(every incident newest first, the ones whose declaration appeared since the last
+        call: on the first call, all of them)."""
+        from ..journal.model import journal_dir
+
+        known = known or {}
+        ids = self.store.ids()
+        fresh: list[IncidentSummary] = []
+        for iid in ids:
+            if iid in known:
+                self._known[iid] = ((), known[iid])
+            else:
+                sig = _signature(journal_dir(self.store.state_dir, iid))
+                old = self._known.get(iid)
+                if old is None or old[0] != sig or not sig:
+                    try:
+                        st = self.store.state(iid)
+                    except (OSError, ValueError):
+                        st = old[1] if old is not None else None
+                    self._known[iid] = (sig, st)
+            st = self._known[iid][1]
+            if st is not None and iid not in self._declared:
+                self._declared.add(iid)
+                fresh.append(IncidentSummary(iid, st))
+        for gone in set(self._known) - set(ids):
+            del self._known[gone]
+        out = [IncidentSummary(iid, st) for iid, (_sig, st) in self._known.items()
+               if st is not None]
+        out.sort(key=lambda s: s.state.declared_at or 0, reverse=True)
+        return out, fresh
+
+
 class IncidentStore:
     """All incidents under one state directory, for one process (one writer file each)."""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,10 +30,11 @@ from ..health import ServiceHealth, Status
 from ..incident.clocks import ServiceTargets, detect_countdown, incident_clocks
 from ..incident.fold import Folder
 from ..incident.model import EntryLike, IncidentState, SimEntry
-from ..incident.store import IncidentError, IncidentStore
+from ..incident.store import IncidentError, IncidentIndex, IncidentStore, is_open, to_follow
 from ..journal import Follower, Journal, JournalWriteError, default_author
 from ..journal.validate import is_unreadable, unreadable_line
 from ..journal.watch import preview_tail
+from ..journal.writer import _host
 from ..probes.scheduler import Scheduler, anchors_from_config, from_config
 from ..probes.selfcheck import Verdict
 from ..text import one_line
@@ -42,12 +44,15 @@ from .protocol import (
     BannerLevel,
     Capabilities,
     IncidentChoice,
+    Notice,
     SessionKind,
     View,
 )
 from .steps import LiveSteps
 
 JOURNAL_RETRY = 5.0  # seconds between automatic retries of a failed journal
+INCIDENT_SCAN = 0.4  # seconds between looks for incidents declared by anyone
+MAX_NOTICES = 20  # announcements kept for the UI (it shows each once)
 RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
 
 
@@ -96,6 +101,17 @@ class LiveSession:
                                        anchors=anchors_from_config(config),
                                        on_change=self._probe_changed, mode=config.mode)
             self._health = self.scheduler.snapshot()  # last-known results, loaded from disk
+        # --- every incident of the state directory, and announcements (under _lock)
+        self._index = IncidentIndex(self.store)
+        self._open_count: int | None = None
+        self._notices: list[Notice] = []
+        self._notice_seq = 0
+        self._index_primed = False
+        self._declaring = 0
+        self._declared_here: set[str] = set()
+        self._unannounced: list[Any] = []
+        self._own_writers = f"w-{_host()}-{os.getpid()}-"
+        self._seen_health = {h.service: h.status for h in self._health}
         self._probe_event: asyncio.Event | None = None
         self._probe_loop: asyncio.AbstractEventLoop | None = None
         self._probe_thread: threading.Thread | None = None
@@ -126,9 +142,47 @@ class LiveSession:
             # nothing declared: a failing service starts the Detect countdown
             detect = detect_countdown(health, self.milestones, now)
             clocks = [detect] if detect is not None else []
+        with self._lock:
+            open_count, notices = self._open_count, tuple(self._notices)
         return View(now=now, health=health, entries=entries, pending=pending, unsaved=unsaved,
                     incident=None if loading else state, incident_id=iid, clocks=clocks,
-                    loading=loading, banners=self._banners(now), paused=False)
+                    loading=loading, banners=self._banners(now), paused=False,
+                    open_incidents=open_count, notices=notices)
+
+    # ------------------------------------------------------------------ announcements
+    def announce(self, text: str, level: str = "warning") -> None:
+        """One notice for the UI (a notification, and the bell unless ``bell = false``)."""
+        with self._lock:
+            self._notice_seq += 1
+            self._notices.append(Notice(self._notice_seq, one_line(text, 300), level,
+                                        self.config.bell))
+            del self._notices[:-MAX_NOTICES]
+
+    def scan_incidents(self) -> list[Any]:
+        """Every incident of the state directory (newest first), re-read only where a journal
+        changed; counts the open ones and announces an incident declared elsewhere.
+        Blocking (reads journals): call it off the UI thread."""
+        with self._lock:
+            iid, state, loading = self.incident_id, self._state, self._loading
+        known = {iid: state} if iid is not None and state is not None and not loading else {}
+        summaries, fresh = self._index.refresh(known)
+        with self._lock:
+            self._open_count = sum(1 for s in summaries if is_open(s.state))
+            if not self._index_primed:
+                self._index_primed = True  # what exists at start is not news
+                return summaries
+            self._unannounced.extend(fresh)
+            if self._declaring:
+                return summaries  # ours may be among them: decide once it is known
+            news, self._unannounced = self._unannounced, []
+            news = [n for n in news if n.id not in self._declared_here and is_open(n.state)]
+        for n in news:
+            st = n.state
+            services = ", ".join(st.services) or "no service named"
+            self.announce(f"NEW INCIDENT {st.severity} declared: {st.title} ({services}). "
+                          "Press i to follow it.", "error" if st.severity in ("P0", "P1")
+                          else "warning")
+        return summaries
 
     def _journal(self) -> Journal | None:
         iid = self.incident_id
@@ -204,7 +258,7 @@ class LiveSession:
 
     # ------------------------------------------------------------------ following an incident
     def incidents(self) -> list[IncidentChoice]:
-        return [IncidentChoice(s.id, s.state) for s in self.store.list()]
+        return [IncidentChoice(s.id, s.state) for s in self.scan_incidents()]
 
     def follow(self, incident_id: str | None) -> None:
         """Show ``incident_id`` (None: none); loads its entries and follows new ones.
@@ -267,12 +321,18 @@ class LiveSession:
             if not new:
                 return changed
             self._unreadable.extend(e for e in new if is_unreadable(e))
+            others = [e for e in new if e.kind == "note"
+                      and not str(e.writer).startswith(self._own_writers)]
             key = lambda e: (e.ts, e.writer, e.seq)  # noqa: E731
             if not self._entries or key(new[0]) >= key(self._entries[-1]):
                 self._entries.extend(new)  # the usual case: later than all we have
             else:
                 self._entries = sorted([*self._entries, *new], key=key)
             self._state = self._folder.update(self._entries)
+        for e in others:  # a note by someone else (another cockpit, the CLI)
+            d = e.data or {}
+            self.announce(f"Note by {one_line(e.author, 40)} ({one_line(d.get('type'), 14)}): "
+                          f"{one_line(d.get('text', ''), 200)}", "information")
         return True
 
     def poll(self) -> bool:
@@ -291,10 +351,12 @@ class LiveSession:
         return self._merge(follower, follower.poll())
 
     def _default_incident(self) -> str | None:
-        """The incident followed when none was chosen: the newest (ids begin with their
-        UTC declaration time); a closed one is shown as the record it is."""
-        ids = sorted(self.store.ids()) if self.state_dir.exists() else []
-        return ids[-1] if ids else None
+        """The incident followed when none was chosen: the most severe open one, the newest
+        of equal severity (``store.to_follow``); a closed incident never by default (``i``
+        lists them)."""
+        if not self.state_dir.exists():
+            return None
+        return to_follow(self.scan_incidents())
 
     # ------------------------------------------------------------------ background work
     async def run(self, changed: Callable[[], None]) -> None:
@@ -305,6 +367,7 @@ class LiveSession:
         self._run_loop = asyncio.get_running_loop()
         self._start_probes()
         upkeep = asyncio.create_task(self._upkeep())
+        scan = asyncio.create_task(self._scan_loop())
         try:
             while True:
                 follower = self._follower
@@ -326,8 +389,24 @@ class LiveSession:
                     changed()
         finally:
             upkeep.cancel()
+            scan.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
+            with contextlib.suppress(asyncio.CancelledError):
+                await scan
+
+    async def _scan_loop(self) -> None:
+        """Incidents declared or changed by anyone: the open count and announcements."""
+        while True:
+            with self._lock:
+                before = (self._open_count, self._notice_seq)
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self.scan_incidents)
+            with self._lock:
+                after = (self._open_count, self._notice_seq)
+            if after != before:
+                self._changed()
+            await asyncio.sleep(INCIDENT_SCAN)
 
     async def _upkeep(self) -> None:
         while True:
@@ -375,12 +454,23 @@ class LiveSession:
                 await asyncio.sleep(0.2)
                 event.clear()
                 self._health = health = self.scheduler.snapshot()
+                self._announce_down(health)
                 self._journal_health(health)
                 self._changed()
             task.result()  # the scheduler ended by itself: raise what ended it
         finally:
             self.scheduler.stop()
             await asyncio.gather(task, return_exceptions=True)
+
+    def _announce_down(self, health: list[ServiceHealth]) -> None:
+        """A service turning DOWN is announced (once per turn)."""
+        down = [h for h in health if h.status == Status.FAIL
+                and self._seen_health.get(h.service) != Status.FAIL]
+        self._seen_health = {h.service: h.status for h in health}
+        if down:
+            self.announce("DOWN: " + "; ".join(
+                f"{one_line(h.title, 40)} ({one_line(h.summary, 80)})" for h in down[:5])
+                + (f" and {len(down) - 5} more" if len(down) > 5 else ""), "error")
 
     def _journal_health(self, health: list[ServiceHealth]) -> None:
         """During an incident, a health change of an affected service is an entry. A change
@@ -450,7 +540,15 @@ class LiveSession:
             data["impact_start"] = impact_start
 
         def write() -> None:
-            iid = self.store.declare(title, severity, services, impact_start)
+            with self._lock:
+                self._declaring += 1
+            try:
+                iid = self.store.declare(title, severity, services, impact_start)
+                with self._lock:
+                    self._declared_here.add(iid)
+            finally:
+                with self._lock:
+                    self._declaring -= 1
             self.follow(iid)
 
         self._act("incident.declared", data, write)

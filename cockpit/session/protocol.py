@@ -58,6 +58,18 @@ class Banner:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something to announce once (a notification, and the bell when ``bell``): a new
+    incident, a note by someone else, a service turning DOWN. ``seq`` grows: the UI shows
+    each notice whose ``seq`` it has not shown yet."""
+
+    seq: int
+    text: str
+    level: str = "warning"  # "information" | "warning" | "error"
+    bell: bool = True
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What the session allows (the UI hides or refuses the rest, and says why)."""
 
@@ -82,6 +94,8 @@ class View:
     loading: bool  # a big incident's first read: newest entries shown, no state yet
     banners: tuple[Banner, ...] = ()
     paused: bool = False  # the session's clock is frozen (demo, exercise)
+    open_incidents: int | None = None  # incidents not closed (None: the session has one)
+    notices: tuple[Notice, ...] = ()  # the latest announcements (see ``Notice``)
 
 
 @dataclass(frozen=True)
@@ -207,6 +221,6 @@ class Session(Protocol):
 
 
 __all__ = [
-    "Banner", "BannerLevel", "Capabilities", "IncidentChoice", "Runbooks", "RunbookLibrary",
+    "Banner", "BannerLevel", "Capabilities", "IncidentChoice", "Notice", "Runbooks", "RunbookLibrary",
     "Session", "SessionKind", "StepOutput", "StepResult", "View",
 ]
