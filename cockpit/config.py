@@ -63,6 +63,10 @@ _COCKPIT = {
                   help="personal: state files 0600; shared: group-readable 0640"),
     "state_dir": Field("str", help="state directory (overridden by --state-dir / $COCKPIT_STATE_DIR)"),
     "runbook_dirs": Field("list[str]", help="extra runbook directories, searched before the built-in library"),
+    "allow_inline_secrets": Field(
+        "bool", default=False,
+        help="accept a password in a DSN or URL (not recommended: use *_env or *_file); "
+             "it is masked everywhere all the same"),
     "bell": Field("bool", default=True,
                   help="ring the terminal bell when a new incident, a colleague's note or a "
                        "service turning DOWN is announced"),
@@ -134,8 +138,19 @@ _TOP = {
 }
 
 
+INLINE_SECRET = ("a secret written inline in a DSN or URL: remove it and name it with "
+                 "password_env / password_file (a *_env or *_file option) instead")
+
+
+def _inline_secret_keys(options: dict[str, Any]) -> list[str]:
+    """The option keys whose value carries a secret (a DSN password, a URL's userinfo)."""
+    from .secrets import inline_secrets
+
+    return [k for k, val in options.items() if isinstance(val, str) and inline_secrets({k: val})]
+
+
 def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, Any],
-           index: int) -> ProbeConfig | None:
+           index: int, allow_inline: bool = False) -> ProbeConfig | None:
     from . import probes as probe_kinds
 
     common_raw = {k: raw[k] for k in raw if k in _PROBE_COMMON}
@@ -149,6 +164,9 @@ def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, A
     rest = {k: raw[k] for k in raw if k not in _PROBE_COMMON}
     spec = probe_kinds.option_spec(kind)
     options = v.table(rest, spec, path) if spec is not None else rest
+    if not allow_inline:
+        for key in _inline_secret_keys(rest):  # the error names the key, never the value
+            v.error((*path, key), INLINE_SECRET)
     return ProbeConfig(
         name=common.get("name") or f"{kind}-{index + 1}",
         kind=kind,
@@ -161,7 +179,8 @@ def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, A
 
 
 def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
-    """Validate a parsed ``cockpit.toml``; raises the first ``DocumentError`` in file order."""
+    """Validate a parsed ``cockpit.toml``; raises every problem at once (``DocumentErrors``,
+    in file order; its ``str()`` is the first)."""
     v = Validator(path, text)
     top = v.table(data, _TOP)
     cockpit = v.table(top.get("cockpit") or {}, _COCKPIT, ("cockpit",))
@@ -187,7 +206,10 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
         s = v.table(sraw, _SERVICE, spath)
         probes = []
         for i, praw in enumerate(s.get("probes") or []):
-            p = _probe(v, praw, (*spath, "probes", i), defaults, i)
+            if not isinstance(praw, dict):
+                continue
+            p = _probe(v, praw, (*spath, "probes", i), defaults, i,
+                       bool(cockpit.get("allow_inline_secrets")))
             if p is not None:
                 probes.append(p)
         names = [p.name for p in probes]
@@ -199,7 +221,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
             rto=s.get("rto"), rpo=s.get("rpo"), description=s.get("description") or "",
             runbooks=tuple(s.get("runbooks") or ()), probes=tuple(probes),
         )
-    v.raise_first()
+    v.raise_all()
     base = path.parent
     state_dir = cockpit.get("state_dir")
     return Config(
