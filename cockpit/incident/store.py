@@ -124,17 +124,20 @@ class IncidentIndex:
         self._known: dict[str, tuple[tuple, IncidentState | None]] = {}
         self._declared: set[str] = set()
 
-    def refresh(self, known: dict[str, IncidentState] | None = None
+    def refresh(self, known: dict[str, IncidentState] | None = None,
+                skip: frozenset[str] = frozenset()
                 ) -> tuple[list[IncidentSummary], list[IncidentSummary]]:
         """(every incident newest first, the ones whose declaration appeared since the last
-        call: on the first call, all of them)."""
+        call: on the first call, all of them). ``skip``: not read now (being loaded)."""
         from ..journal.model import journal_dir
 
         known = known or {}
         ids = self.store.ids()
         fresh: list[IncidentSummary] = []
         for iid in ids:
-            if iid in known:
+            if iid in skip and iid not in known:
+                self._known.setdefault(iid, ((), None))
+            elif iid in known:
                 self._known[iid] = ((), known[iid])
             else:
                 sig = _signature(journal_dir(self.store.state_dir, iid))

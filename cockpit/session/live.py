@@ -109,6 +109,9 @@ class LiveSession:
         self._index_primed = False
         self._declaring = 0
         self._declared_here: set[str] = set()
+        self._start_ids: set[str] = set()
+        self._polled_once = False
+        self._default_rejected: set[str] = set()  # closed: followed by default only once
         self._unannounced: list[Any] = []
         self._own_writers = f"w-{_host()}-{os.getpid()}-"
         self._seen_health = {h.service: h.status for h in self._health}
@@ -164,18 +167,25 @@ class LiveSession:
         Blocking (reads journals): call it off the UI thread."""
         with self._lock:
             iid, state, loading = self.incident_id, self._state, self._loading
-        known = {iid: state} if iid is not None and state is not None and not loading else {}
-        summaries, fresh = self._index.refresh(known)
+            follower = self._follower
+        ready = iid is not None and state is not None and not loading and follower is not None
+        known = {iid: state} if ready and iid is not None and state is not None else {}
+        # the followed incident is read once, by follow(): never a second time here
+        skip = frozenset([iid]) if iid is not None and not ready else frozenset()
+        at_start = None if self._index_primed else set(self.store.ids())
+        summaries, fresh = self._index.refresh(known, skip)
         with self._lock:
             self._open_count = sum(1 for s in summaries if is_open(s.state))
-            if not self._index_primed:
+            if at_start is not None:
                 self._index_primed = True  # what exists at start is not news
+                self._start_ids = at_start
                 return summaries
             self._unannounced.extend(fresh)
             if self._declaring:
                 return summaries  # ours may be among them: decide once it is known
             news, self._unannounced = self._unannounced, []
-            news = [n for n in news if n.id not in self._declared_here and is_open(n.state)]
+            news = [n for n in news if n.id not in self._declared_here
+                    and n.id not in self._start_ids and is_open(n.state)]
         for n in news:
             st = n.state
             services = ", ".join(st.services) or "no service named"
@@ -338,6 +348,12 @@ class LiveSession:
     def poll(self) -> bool:
         """Pick up entries written by any cockpit now (blocking); True when something new
         arrived. With no incident followed, the newest is followed once one exists."""
+        try:
+            return self._poll()
+        finally:
+            self._polled_once = True
+
+    def _poll(self) -> bool:
         with self._lock:
             follower, chosen = self._follower, self.incident_id
         if follower is None:
@@ -347,6 +363,11 @@ class LiveSession:
             if iid is None:
                 return False
             self.follow(iid)
+            with self._lock:
+                closed = self._state is not None and self._state.status == "closed"
+            if closed and self.incident_id == iid:  # a closed one is never followed by default
+                self._default_rejected.add(iid)
+                self.follow(None)
             return True
         return self._merge(follower, follower.poll())
 
@@ -356,6 +377,11 @@ class LiveSession:
         lists them)."""
         if not self.state_dir.exists():
             return None
+        ids = self.store.ids()
+        if len(ids) == 1 and ids[0] not in self._default_rejected:
+            # one incident: nothing to rank, and reading it twice (here and to follow it)
+            # would double the start of a big one; a closed one is let go once loaded
+            return ids[0]
         return to_follow(self.scan_incidents())
 
     # ------------------------------------------------------------------ background work
@@ -396,7 +422,11 @@ class LiveSession:
                 await scan
 
     async def _scan_loop(self) -> None:
-        """Incidents declared or changed by anyone: the open count and announcements."""
+        """Incidents declared or changed by anyone: the open count and announcements. It
+        starts once the first look for an incident to follow is done (a big incident is
+        then read by follow() alone)."""
+        while not self._polled_once:
+            await asyncio.sleep(0.05)
         while True:
             with self._lock:
                 before = (self._open_count, self._notice_seq)
