@@ -255,6 +255,10 @@ class CockpitApp(App[int]):
             self.work(lambda: self._list_incidents(picker), "listing the incidents",
                       group="follow")
 
+    def action_dismiss_notices(self) -> None:
+        """The announcements on screen go away (they are in the log or the health pane)."""
+        self.clear_notifications()
+
     # ------------------------------------------------------------ every background failure
     @on(Worker.StateChanged)
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

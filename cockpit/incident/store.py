@@ -96,9 +96,10 @@ def to_follow(incidents: Sequence[IncidentSummary]) -> str | None:
     if not open_:
         return None
     rank = {sev: i for i, sev in enumerate(SEVERITIES)}
-    best = min(open_, key=lambda s: (rank.get(s.state.severity, len(rank)),
-                                     -(s.state.declared_at or 0), s.id))
-    return best.id
+    # newest first (ids begin with their UTC declaration time); min keeps the first of the
+    # most severe
+    newest_first = sorted(open_, key=lambda s: s.id, reverse=True)
+    return min(newest_first, key=lambda s: rank.get(s.state.severity, len(rank))).id
 
 
 def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:
