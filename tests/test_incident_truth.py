@@ -76,6 +76,13 @@ def test_B2_a_service_still_failing_at_close_is_not_recovered_in_words():
     assert m is not None
     f = m.figure("rto:database")
     assert f is not None and f.met is False and f.achieved is None
+    assert m.time_to_recover is None  # not recovered: a service still failing at the end
+
+
+def test_B2_closing_implies_recovered_for_time_to_recover():
+    entries = [declared(), E(300, "incident.status", status="closed")]
+    m = incident_metrics(entries, SERVICES, M, T0 + 20_000)
+    assert m is not None and m.time_to_recover == 300
 
 
 def test_M4_reopen_is_journaled_and_clocks_run_again(tmp_path):

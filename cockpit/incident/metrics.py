@@ -49,7 +49,8 @@ class IncidentMetrics:
     milestones: tuple[Figure, ...]
     rto: tuple[Figure, ...]
     rpo: tuple[Figure, ...]
-    time_to_recover: float | None  # start -> recovered (the incident), None while open
+    time_to_recover: float | None  # start -> recovered or closed; None while open, or when a
+    # service was still failing at the end
     review_due: float | None  # closed_at + 7 days
     review_done_at: float | None
 
@@ -117,8 +118,10 @@ def incident_metrics(entries: Sequence[EntryLike], services: Sequence[ServiceTar
         rpo.append(Figure(f"rpo:{sid}", f"RPO {s.title}", s.rpo, got,
                           None if got is None else got <= s.rpo))
     start = inc.start
-    ttr = (inc.recovered_at - start) if inc.recovered_at is not None and start is not None \
-        else None
+    # closing implies recovered (the clocks' rule), unless a service was still failing then
+    unrecovered = any(f.met is False and f.achieved is None and not f.running for f in rto)
+    ttr = (inc.ended_at - start) if inc.ended_at is not None and start is not None \
+        and not unrecovered else None
     done = [e.ts for e in entries if e.kind == "review.done"]
     return IncidentMetrics(
         incident=inc, measured_at=at, milestones=ms, rto=rto, rpo=tuple(rpo),
