@@ -56,6 +56,7 @@ class Config:
     state_dir: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys (the keymap)
     drills: tuple[DrillKind, ...] = PLAN_DRILLS  # the testing schedule ([drills.ID])
+    bell: bool = True  # ring the terminal bell with an announcement
 
 
 _COCKPIT = {
@@ -64,6 +65,13 @@ _COCKPIT = {
                   help="personal: state files 0600; shared: group-readable 0640"),
     "state_dir": Field("str", help="state directory (overridden by --state-dir / $COCKPIT_STATE_DIR)"),
     "runbook_dirs": Field("list[str]", help="extra runbook directories, searched before the built-in library"),
+    "allow_inline_secrets": Field(
+        "bool", default=False,
+        help="accept a password in a DSN or URL (not recommended: use *_env or *_file); "
+             "it is masked everywhere all the same"),
+    "bell": Field("bool", default=True,
+                  help="ring the terminal bell when a new incident, a colleague's note or a "
+                       "service turning DOWN is announced"),
     "connectivity_anchors": Field(
         "list[str]", check=lambda v: _anchors_problem(v),
         help="host:port pairs the cockpit connects to, to tell its own network outage from a "
@@ -140,8 +148,19 @@ _DRILL = {
 }
 
 
+INLINE_SECRET = ("a secret written inline in a DSN or URL: remove it and name it with "
+                 "password_env / password_file (a *_env or *_file option) instead")
+
+
+def _inline_secret_keys(options: dict[str, Any]) -> list[str]:
+    """The option keys whose value carries a secret (a DSN password, a URL's userinfo)."""
+    from .secrets import inline_secrets
+
+    return [k for k, val in options.items() if isinstance(val, str) and inline_secrets({k: val})]
+
+
 def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, Any],
-           index: int) -> ProbeConfig | None:
+           index: int, allow_inline: bool = False) -> ProbeConfig | None:
     from . import probes as probe_kinds
 
     common_raw = {k: raw[k] for k in raw if k in _PROBE_COMMON}
@@ -155,6 +174,9 @@ def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, A
     rest = {k: raw[k] for k in raw if k not in _PROBE_COMMON}
     spec = probe_kinds.option_spec(kind)
     options = v.table(rest, spec, path) if spec is not None else rest
+    if not allow_inline:
+        for key in _inline_secret_keys(rest):  # the error names the key, never the value
+            v.error((*path, key), INLINE_SECRET)
     return ProbeConfig(
         name=common.get("name") or f"{kind}-{index + 1}",
         kind=kind,
@@ -167,7 +189,8 @@ def _probe(v: Validator, raw: dict[str, Any], path: tuple, defaults: dict[str, A
 
 
 def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
-    """Validate a parsed ``cockpit.toml``; raises the first ``DocumentError`` in file order."""
+    """Validate a parsed ``cockpit.toml``; raises every problem at once (``DocumentErrors``,
+    in file order; its ``str()`` is the first)."""
     v = Validator(path, text)
     top = v.table(data, _TOP)
     cockpit = v.table(top.get("cockpit") or {}, _COCKPIT, ("cockpit",))
@@ -193,7 +216,10 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
         s = v.table(sraw, _SERVICE, spath)
         probes = []
         for i, praw in enumerate(s.get("probes") or []):
-            p = _probe(v, praw, (*spath, "probes", i), defaults, i)
+            if not isinstance(praw, dict):
+                continue
+            p = _probe(v, praw, (*spath, "probes", i), defaults, i,
+                       bool(cockpit.get("allow_inline_secrets")))
             if p is not None:
                 probes.append(p)
         names = [p.name for p in probes]
@@ -215,7 +241,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
             v.error(dpath, "expected a table ([drills.NAME] cadence = \"7d\")")
         else:
             drills[did] = v.table(draw, _DRILL, dpath)
-    v.raise_first()
+    v.raise_all()
     base = path.parent
     state_dir = cockpit.get("state_dir")
     return Config(
@@ -230,6 +256,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
         state_dir=(base / state_dir) if state_dir else None,
         keys=keys,
         drills=merge_kinds(drills),
+        bell=bool(cockpit["bell"]),
     )
 
 

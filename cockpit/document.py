@@ -36,6 +36,19 @@ class DocumentError(Exception):
         return f"{where}:{key} {msg}"
 
 
+class DocumentErrors(DocumentError):
+    """Every problem of one file, reported in one run: ``str()`` is the first, ``lines()``
+    all of them in file order."""
+
+    def __init__(self, errors: list[DocumentError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.file, first.line, first.key, first.message)
+
+    def lines(self) -> list[str]:
+        return [e.one_line() for e in self.errors]
+
+
 def dotted(path: KeyPath) -> str:
     out = ""
     for p in path:
@@ -202,6 +215,12 @@ class Validator:
         if self.errors:
             self.errors.sort(key=lambda e: (e.line or 0))
             raise self.errors[0]
+
+    def raise_all(self) -> None:
+        """Every error at once (file order): ``DocumentErrors``, whose first is ``str()``."""
+        if self.errors:
+            self.errors.sort(key=lambda e: (e.line or 0))
+            raise DocumentErrors(self.errors)
 
 
 def load_toml(path: Path) -> tuple[dict[str, Any], str]:

@@ -49,6 +49,9 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("drills", "l", "drills", "Drills",
             "the DR testing schedule: each drill's last run, result, next due (overdue in "
             "red)", "app", show=False),
+    KeySpec("dismiss", "z", "dismiss_notices", "Dismiss",
+            "dismiss the announcements on screen (new incident, a colleague's note, DOWN)",
+            "app", show=False),
     KeySpec("retry-journal", "ctrl+r", "retry_journal", "Retry journal",
             "try to write the journal again after a failure", "app", show=False),
     KeySpec("next-area", "tab", "app.focus_next", "Next area", "next area", "app", show=False),

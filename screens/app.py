@@ -130,7 +130,7 @@ class MainScreen(Screen[None]):
         banner.set_class(worst == BannerLevel.INFO, "-info")
         banner.set(text)
         self.query_one(TitleBar).show(self.session.name, view.now, view.incident, simulated,
-                                      view.paused)
+                                      view.paused, view.open_incidents)
         self.query_one(HealthPane).show(view.health, view.now)
         targets = []
         for s in self.session.services:
@@ -183,6 +183,7 @@ class CockpitApp(App[int]):
         self.main_screen: MainScreen | None = None
         self._refresh_pending = False
         self._session_error: str | None = None
+        self._last_notice = 0  # the seq of the last notice shown
 
     def get_default_screen(self) -> Screen[Any]:
         self.main_screen = MainScreen(self.session, self.refresh_view)
@@ -239,8 +240,32 @@ class CockpitApp(App[int]):
             view = self.current_view()
             self.view_state = view
             screen.show(view, self.simulated)
+            self._announce(view)
         except NoMatches:
             return  # the screen is being torn down (a late callback at exit)
+
+    def _announce(self, view: View) -> None:
+        """Each new notice once: a notification, and the terminal bell unless ``bell =
+        false`` in cockpit.toml. An open incident list is refreshed with it."""
+        new = [n for n in view.notices if n.seq > self._last_notice]
+        if not new:
+            return
+        self._last_notice = new[-1].seq
+        for n in new:
+            level = n.level if n.level in ("information", "warning", "error") else "warning"
+            self.notify(n.text, severity=level, timeout=15 if level == "error" else 8)
+        if any(n.bell for n in new):
+            self.bell()
+        from .forms import IncidentPicker
+
+        if isinstance(self.screen, IncidentPicker):
+            picker = self.screen
+            self.work(lambda: self._list_incidents(picker), "listing the incidents",
+                      group="follow")
+
+    def action_dismiss_notices(self) -> None:
+        """The announcements on screen go away (they are in the log or the health pane)."""
+        self.clear_notifications()
 
     # ------------------------------------------------------------ every background failure
     @on(Worker.StateChanged)
@@ -407,6 +432,21 @@ class CockpitApp(App[int]):
     def _load_incidents(self) -> None:
         from .forms import IncidentPicker
 
+        rows, current = self._incident_rows()
+
+        def chosen(v: dict[str, Any] | None) -> None:
+            if v and v["incident"] != current:
+                self.work(lambda: self.session.follow(v["incident"]), "following the incident",
+                          group="follow")
+
+        self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
+
+    def _list_incidents(self, picker: Any) -> None:
+        """The open incident list, listed again (an incident was declared meanwhile)."""
+        rows, _current = self._incident_rows()
+        self.call_from_thread(picker.set_rows, rows)
+
+    def _incident_rows(self) -> tuple[list[tuple[str, Text]], str | None]:
         now = self.session.clock.now()
         current = self._view().incident_id
         rows = []
@@ -422,13 +462,7 @@ class CockpitApp(App[int]):
                      style="dim")
             t.append(one_line(st.title, 80))
             rows.append((choice.id, t))
-
-        def chosen(v: dict[str, Any] | None) -> None:
-            if v and v["incident"] != current:
-                self.work(lambda: self.session.follow(v["incident"]), "following the incident",
-                          group="follow")
-
-        self.call_from_thread(self.push_screen, IncidentPicker(rows, current), chosen)
+        return rows, current
 
     def action_status(self) -> None:
         from .forms import StatusForm
@@ -437,9 +471,33 @@ class CockpitApp(App[int]):
         if inc is None:
             return
 
+        from cockpit.incident.store import is_reopen, skipped_states
+
+        from .forms import ConfirmForm
+
         def done(v: dict[str, Any] | None) -> None:
-            if v:
-                self.work(lambda: self.session.set_status(v["status"]), "changing the status")
+            if not v:
+                return
+            new = v["status"]
+
+            def go(ok: dict[str, Any] | None = None) -> None:
+                if ok:
+                    self.work(lambda: self.session.set_status(new), "changing the status")
+
+            skipped = skipped_states(inc.status, new)
+            if is_reopen(inc.status, new):
+                self.push_screen(ConfirmForm(
+                    "Reopen the incident?",
+                    f"{inc.status} -> {new}: the incident is reopened (journaled); its "
+                    "recovered/closed stamps no longer hold and its clocks run again.",
+                    "Reopen"), go)
+            elif skipped:
+                self.push_screen(ConfirmForm(
+                    "Skip lifecycle states?",
+                    f"{inc.status} -> {new} skips {', '.join(skipped)}. The clocks stop as "
+                    f"if it had passed through them.", f"Set {new}"), go)
+            else:
+                go({"confirmed": True})
 
         self.push_screen(StatusForm(inc.status), done)
 

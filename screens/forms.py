@@ -26,6 +26,7 @@ from textual.widgets.option_list import Option
 from cockpit.incident.model import LIFECYCLE, NOTE_TYPES, ROLES
 from cockpit.plan import SEVERITIES
 from cockpit.text import clean, one_line
+from cockpit.timeutil import parse_when
 
 from .keys import bindings
 
@@ -153,19 +154,13 @@ class DeclareForm(ServiceChoice, Form):
         impact_text = self.query_one("#impact", Input).value.strip()
         impact = None
         if impact_text:
-            try:
-                parts = [int(p) for p in impact_text.split(":")]
-                while len(parts) < 3:
-                    parts.append(0)
-                h, m, s = parts[:3]
-                import calendar
-
-                day = time.gmtime(self.now)
-                impact = float(calendar.timegm((day.tm_year, day.tm_mon, day.tm_mday, h, m, s, 0, 0, 0)))
-                if impact > self.now + 60:
-                    impact -= 86400  # a time later than now today means yesterday
-            except (ValueError, OverflowError):
-                self.fail("Impact start: write HH:MM or HH:MM:SS (UTC).")
+            try:  # the one parser, the same as `cockpit incident declare --impact-start`
+                impact = parse_when(impact_text, self.now)
+            except (ValueError, OverflowError) as e:
+                self.fail(f"Impact start: {one_line(str(e), 160)}")
+                return None
+            if impact > self.now + 60:
+                self.fail("Impact start: that is in the future.")
                 return None
         return {"title": title, "severity": self.query_one("#severity", Select).value,
                 "services": list(self.query_one("#services", SelectionList).selected),
@@ -178,11 +173,14 @@ class StatusForm(Form):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        nxt = LIFECYCLE[LIFECYCLE.index(self.current) + 1:] if self.current in LIFECYCLE else []
+        # forward moves first; earlier states (a reopening, confirmed next) after them
+        at = LIFECYCLE.index(self.current) if self.current in LIFECYCLE else len(LIFECYCLE)
+        nxt = [(s, s) for s in LIFECYCLE[at + 1:]]
+        nxt += [(s, f"{s}  (reopen)") for s in LIFECYCLE[1:at]]
         with Vertical() as v:
             # the status is data (another writer's record): a Text, never markup
             v.border_title = Text(f"Incident status (now {one_line(self.current, 20)})")
-            yield OptionList(*[Option(Text(s), id=s) for s in nxt], id="status", compact=True)
+            yield OptionList(*[Option(Text(t), id=s) for s, t in nxt], id="status", compact=True)
             yield from self.buttons("Set")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -194,6 +192,28 @@ class StatusForm(Form):
             self.fail("Choose a status.")
             return None
         return {"status": ol.get_option_at_index(ol.highlighted).id}
+
+
+class ConfirmForm(Form):
+    """A yes/no question: what will happen, in words. Escape (or Cancel) says no."""
+
+    HINT = "ctrl+s / enter on Yes: confirm · escape: cancel"
+
+    def __init__(self, title: str, text: str, ok: str = "Yes") -> None:
+        super().__init__()
+        self.title_text, self.text, self.ok = title, text, ok
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = Text(one_line(self.title_text, 70))
+            yield Static(Text(self.text))
+            yield from self.buttons(self.ok)
+
+    def focus_first(self) -> None:
+        self.query_one("#ok", Button).focus()
+
+    def values(self) -> dict | None:
+        return {"confirmed": True}
 
 
 class NoteForm(Form):
@@ -414,6 +434,18 @@ class IncidentPicker(Form):
         ids = [iid for iid, _ in self.rows]
         if self.current in ids:
             ol.highlighted = ids.index(self.current)
+
+    def set_rows(self, rows: Sequence[tuple[str, Text]]) -> None:
+        """The list again (incidents declared since it opened), the highlight kept."""
+        ol = self.query_one(OptionList)
+        keep = None if ol.highlighted is None else self.rows[ol.highlighted][0] \
+            if ol.highlighted < len(self.rows) else None
+        self.rows = list(rows)
+        ol.clear_options()
+        ol.add_options([Option(t, id=iid) for iid, t in self.rows])
+        ids = [iid for iid, _ in self.rows]
+        if keep in ids:
+            ol.highlighted = ids.index(keep)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss({"incident": event.option.id})

@@ -39,6 +39,8 @@ LEVEL_STYLE = {
     Level.MET: "green",
     Level.MISSED: "bold red",
     Level.IDLE: "dim",
+    Level.UNMET: "bold red",
+    Level.UNKNOWN: "bold yellow",
 }
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -287,7 +289,10 @@ class ClockRow(Horizontal):
         self.label.set(Text(one_line(c.label, 15)))
         self.value.set(Text(f"{c.value_text():>9}", style=LEVEL_STYLE[c.level]))
         word_style = LEVEL_STYLE[c.level] if c.level not in (Level.OK, Level.MET) else "dim"
-        self.word.set(Text(c.level.word, style=word_style))
+        word = Text(c.level.word, style=word_style)
+        if c.note:  # why it stopped, in words ("still failing when closed", "RPO at risk")
+            word.append(f" {one_line(c.note, 40)}", style="dim" if c.level == Level.MET else "")
+        self.word.set(word)
 
     def show_target(self, label: str, rto: str, rpo: str) -> None:
         self.label.set(Text(label, style="dim"))
@@ -316,6 +321,12 @@ class ClockPane(Vertical, can_focus=True):
             self._rows([], [])
             return
         if incident is None:
+            detect = [c for c in clocks if c.key == "milestone:detect"]
+            if detect:  # a service fails, nothing declared: the detect target is running
+                head.set(Text("No incident declared: a service is failing.", style="bold"))
+                title.set(Text("d declares; Detect counts from the first failure:"))
+                self._rows(detect, ())
+                return
             head.set(Text("No incident declared.", style="dim"))
             title.set(Text("Targets of the plan:", style="dim"))
             self._rows([], targets)
@@ -375,7 +386,7 @@ class TitleBar(Horizontal):
         yield from self.cells.values()
 
     def show(self, environment: str, now: float, incident: IncidentState | None, simulated: bool,
-             paused: bool = False) -> None:
+             paused: bool = False, open_incidents: int | None = None) -> None:
         t = Text(time.strftime("%H:%M:%S", time.gmtime(now)) + " UTC")
         if simulated:
             t.append(" SIM", style="bold cyan")
@@ -387,6 +398,9 @@ class TitleBar(Horizontal):
             inc.append(" │ ")
             inc.append(f"INCIDENT {one_line(incident.severity, 4)} "
                        f"{one_line(incident.status, 12).upper()}", style="bold red")
+        if open_incidents is not None:  # always: how many incidents are open (i lists them)
+            inc.append(" │ ")
+            inc.append(f"{open_incidents} open", style="bold" if open_incidents else "")
         self.cells["incident"].set(inc)
         self.cells["env"].set(Text(" │ " + one_line(environment, 80)))
 

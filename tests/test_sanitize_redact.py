@@ -119,6 +119,8 @@ def test_held_secrets_of_a_config(tmp_path, monkeypatch):
     (tmp_path / "pw").write_text("FileCanary456\nsecond line\n")
     cfg = tmp_path / "cockpit.toml"
     cfg.write_text(f"""
+[cockpit]
+allow_inline_secrets = true  # refused by default (issue 10): masked all the same
 [services.db]
 title = "DB"
 [[services.db.probes]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..incident.model import LIFECYCLE, NOTE_TYPES, ROLES
-from ..incident.store import IncidentError, IncidentStore
+from ..incident.store import IncidentError, IncidentStore, is_reopen
 from ..plan import SEVERITIES
 from ..text import json_line, one_line
 from ..timeutil import format_duration
@@ -57,8 +57,18 @@ def _declare(store: IncidentStore, args) -> int:
 
 
 def _status(store: IncidentStore, args) -> int:
-    store.set_status(args.incident, args.status)
+    store.set_status(args.incident, args.status, skip_ok=args.skip)
     print(f"{one_line(args.incident)}: {args.status}")
+    return 0
+
+
+def _reopen(store: IncidentStore, args) -> int:
+    st = store.state(args.incident)
+    if st is not None and not is_reopen(st.status, args.status):
+        raise IncidentError(f"the incident is {st.status}: {args.status} is not a step back "
+                            "(use `cockpit incident status`)")
+    store.set_status(args.incident, args.status, reopen=True, reason=" ".join(args.reason))
+    print(f"{one_line(args.incident)}: reopened, now {args.status}")
     return 0
 
 
@@ -121,7 +131,15 @@ def add_parsers(sub: Commands) -> None:
     s = isub.add_parser("status", help="move an incident forward: " + " -> ".join(LIFECYCLE))
     s.add_argument("incident")
     s.add_argument("status", choices=LIFECYCLE[1:])
+    s.add_argument("--skip", action="store_true",
+                   help="confirm a change that skips states (e.g. declared -> closed)")
     s.set_defaults(func=lambda a: _run(_status, a))
+    ro = isub.add_parser("reopen", help="move an incident back (e.g. closed -> responding): "
+                         "journaled with its reason; its clocks run again")
+    ro.add_argument("incident")
+    ro.add_argument("status", choices=LIFECYCLE[1:-1])
+    ro.add_argument("--reason", nargs="+", required=True)
+    ro.set_defaults(func=lambda a: _run(_reopen, a))
     n = isub.add_parser("note", help="add a log entry")
     n.add_argument("incident")
     n.add_argument("text", nargs="+")

@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     except DocumentError as e:
         from ..text import clean
 
-        print(f"cockpit: {clean(e.one_line())}", file=sys.stderr)
+        lines = e.lines() if hasattr(e, "lines") else [e.one_line()]  # every problem at once
+        for line in lines:
+            print(f"cockpit: {clean(line)}", file=sys.stderr)
         return EXIT_USAGE
     except CliError as e:
         from ..text import clean

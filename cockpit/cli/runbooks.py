@@ -9,22 +9,45 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..runbooks import (
     SCHEMA_REFERENCE,
+    Library,
     ParamError,
     RunbookError,
-    builtin_dir,
     collect_library,
     load_library,
     runbook_files,
 )
+from ..runbooks.library import check_against_config, library_paths
 from ..text import clean
 from .common import Commands, commands
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
-    return [Path(p) for p in (getattr(args, "paths", None) or [])] or [builtin_dir()]
+    """The files or directories named, else what the cockpit loads: cockpit.toml's
+    ``runbook_dirs`` then the built-in library (``library_paths``, one rule for both)."""
+    named = [Path(p) for p in (getattr(args, "paths", None) or [])]
+    if named:
+        return named
+    cfg = getattr(args, "config", None)
+    return library_paths(getattr(cfg, "runbook_dirs", ()) or ())
+
+
+def _config(args: argparse.Namespace) -> Any:
+    return getattr(args, "config", None)
+
+
+def _known_services(args: argparse.Namespace, ids: set[str]) -> str | None:
+    """A problem with ``--failing`` ids the configuration does not define (None: fine)."""
+    cfg = _config(args)
+    services = set(getattr(cfg, "services", {}) or {})
+    unknown = sorted(ids - services) if cfg is not None else []
+    if unknown:
+        return (f"unknown service {unknown[0]!r} (in {cfg.path}: "
+                f"{', '.join(sorted(services)) or 'none'})")
+    return None
 
 
 def _out(text: str) -> None:
@@ -41,6 +64,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not files and not errors:
         errors.append(f"{', '.join(map(str, paths))}: no runbook files (*.toml) found")
     lib, doc_errors = collect_library(p for p in paths if p.exists())
+    if _config(args) is not None:  # the runbooks against the cockpit.toml they will run with
+        doc_errors += check_against_config(lib, _config(args))
     errors.extend(e.one_line() for e in doc_errors)
     if errors:
         for line in errors:
@@ -56,6 +81,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     lib, errors = collect_library(_paths(args))
     failing = {s.strip() for s in (args.failing or "").split(",") if s.strip()}
+    problem = _known_services(args, failing)
+    if problem:
+        print(clean(f"cockpit: {problem}"), file=sys.stderr)
+        return 2
     for rb in lib.rank(failing):
         covered = sorted(failing.intersection(rb.services))
         mark = "*" if covered else " "
@@ -64,8 +93,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.verbose:
             for sc in rb.scenarios:
                 _out(f"      {sc.id:<22} {len(rb.steps_for(sc.id)):>3} steps  {sc.title}")
-    for e in errors:
-        print(clean(e.one_line()), file=sys.stderr)
+    if errors:  # said, with the right count: errors and the files they are in
+        for e in errors:
+            print(clean(e.one_line()), file=sys.stderr)
+        files = len({e.file for e in errors})
+        print(clean(f"{len(errors)} error(s) in {files} runbook file(s): those runbooks are "
+                    f"not listed (`cockpit runbooks validate` shows them)"), file=sys.stderr)
     return 1 if errors else 0
 
 
@@ -81,19 +114,32 @@ def _parse_params(items: list[str]) -> dict[str, str]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a runbook's steps as a dry-run: the exact argv each step would run."""
-    try:
-        lib = load_library(_paths(args))
-    except RunbookError as e:
-        for line in e.lines():
-            print(clean(line), file=sys.stderr)
-        return 1
+    named = bool(getattr(args, "paths", None))
+    lib: Library
+    if named:
+        try:
+            lib = load_library(_paths(args))
+        except RunbookError as e:
+            for line in e.lines():
+                print(clean(line), file=sys.stderr)
+            return 1
+    else:  # what the cockpit loads: a broken file elsewhere does not hide this runbook
+        lib, problems = collect_library(_paths(args))
+        for problem in problems:
+            print(clean(problem.one_line()), file=sys.stderr)
     try:
         rb = lib.get(args.id)
     except KeyError:
         print(clean(f"no runbook {args.id!r} (known: {', '.join(r.id for r in lib)})"),
               file=sys.stderr)
         return 1
-    params = rb.param_values(_parse_params(args.param))
+    if args.scenario is not None and args.scenario not in [sc.id for sc in rb.scenarios]:
+        known = ", ".join(sc.id for sc in rb.scenarios) or "none"
+        print(clean(f"cockpit: no scenario {args.scenario!r} in runbook {rb.id} "
+                    f"(known: {known})"), file=sys.stderr)
+        return 2
+    # the values the cockpit would use: given, then from_config (cockpit.toml), then defaults
+    params = rb.param_values(_parse_params(args.param), _config(args))
     _out(f"{rb.id}: {rb.title} ({rb.priority}; services: {', '.join(rb.services)})")
     for i, st in enumerate(rb.steps_for(args.scenario), start=1):
         flags = []

@@ -6,7 +6,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .model import EntryLike, IncidentState
+from .model import LIFECYCLE, EntryLike, IncidentState
+
+# What meets the Respond milestone: something was done. A step that ran (its command, its
+# rollback or its verification started), an action note, or the lifecycle moved on. A dry
+# run, a claim (``step.claimed``) or a judgement recorded without running anything
+# (confirmed, skipped, overridden, marked failed) is not a response.
+RESPONSE_STEP_KINDS = frozenset({"step.started", "step.rollback_started", "step.verify_passed",
+                                 "step.verify_failed"})
+_STAMPS = {"responding": "responding_at", "mitigated": "mitigated_at",
+           "recovered": "recovered_at", "closed": "closed_at"}
+
+
+def is_response(kind: str, data: dict[str, Any]) -> bool:
+    """True when an entry meets the Respond milestone (see ``RESPONSE_STEP_KINDS``)."""
+    if kind in RESPONSE_STEP_KINDS:
+        return True
+    if kind == "note":
+        return data.get("type") == "action"
+    if kind == "incident.status":
+        return str(data.get("status", "")) in LIFECYCLE[1:]
+    return False
 
 
 def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> IncidentState | None:
@@ -29,9 +49,15 @@ def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> 
         if e.kind == "incident.status":
             st = str(d.get("status", ""))
             changes: dict[str, Any] = {"status": st}
-            stamp = {"responding": "responding_at", "mitigated": "mitigated_at",
-                     "recovered": "recovered_at", "closed": "closed_at"}.get(st)
-            if stamp and getattr(inc, stamp) is None:
+            if st in LIFECYCLE and inc.status in LIFECYCLE \
+                    and LIFECYCLE.index(st) < LIFECYCLE.index(inc.status):
+                # reopened: the later states' stamps no longer hold, their clocks run again
+                for later in LIFECYCLE[LIFECYCLE.index(st) + 1:]:
+                    if later in _STAMPS and later != "responding":
+                        changes[_STAMPS[later]] = None
+                changes["reopened_at"] = e.ts
+            stamp = _STAMPS.get(st)
+            if stamp and (changes.get(stamp, getattr(inc, stamp)) is None):
                 changes[stamp] = e.ts
             inc = replace(inc, **changes)
         elif e.kind == "incident.updated":
@@ -51,6 +77,8 @@ def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> 
             if st in ("ok", "warn", "fail") and (sid not in prev or prev[sid][1] != st):
                 prev[sid] = (sid, st, e.ts)
                 inc = replace(inc, service_health=tuple(sorted(prev.values())))
+            if st in ("fail", "warn") and sid not in inc.failed_services:
+                inc = replace(inc, failed_services=(*inc.failed_services, sid))
         elif e.kind == "role.assigned":
             roles = dict(inc.roles)
             roles[str(d.get("role"))] = str(d.get("person"))
@@ -58,9 +86,7 @@ def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> 
         elif e.kind == "note" and d.get("type") == "communication":
             inc = replace(inc, first_communication_at=inc.first_communication_at or e.ts,
                           last_communication_at=e.ts)
-        if inc.responding_at is None and (
-            e.kind.startswith("step.") or (e.kind == "note" and d.get("type") == "action")
-        ):
+        if inc.responding_at is None and is_response(e.kind, d):
             inc = replace(inc, responding_at=e.ts)
     return inc
 

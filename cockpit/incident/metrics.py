@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..health import ServiceHealth
 from ..plan import Milestones
-from .clocks import ClockView, ServiceTargets, incident_clocks
+from .clocks import ClockView, Level, ServiceTargets, incident_clocks
 from .fold import fold
 from .model import EntryLike, IncidentState
 
@@ -49,14 +49,14 @@ class IncidentMetrics:
     milestones: tuple[Figure, ...]
     rto: tuple[Figure, ...]
     rpo: tuple[Figure, ...]
-    time_to_recover: float | None  # start -> recovered (the incident), None while open
+    time_to_recover: float | None  # start -> recovered or closed; None while open, or when a
+    # service was still failing at the end
     review_due: float | None  # closed_at + 7 days
     review_done_at: float | None
 
     @property
     def ended_at(self) -> float | None:
-        inc = self.incident
-        return inc.recovered_at or inc.closed_at
+        return self.incident.ended_at
 
     def figure(self, key: str) -> Figure | None:
         for f in (*self.milestones, *self.rto, *self.rpo):
@@ -70,6 +70,8 @@ class IncidentMetrics:
 
 
 def _figure(c: ClockView) -> Figure:
+    if c.level == Level.UNMET:  # stopped by the end of the incident, never reached
+        return Figure(c.key, c.label, c.target, None, False)
     if c.done:
         return Figure(c.key, c.label, c.target, c.elapsed, c.elapsed <= c.target)
     return Figure(c.key, c.label, c.target, None, False if c.elapsed > c.target else None,
@@ -101,7 +103,7 @@ def incident_metrics(entries: Sequence[EntryLike], services: Sequence[ServiceTar
     inc = fold(entries)
     if inc is None:
         return None
-    end = inc.recovered_at or inc.closed_at
+    end = inc.ended_at
     at = now if end is None else min(now, max(end, inc.declared_at or end))
     clocks = incident_clocks(inc, services, health or {}, milestones, at)
     ms = tuple(_figure(c) for c in clocks if c.key.startswith("milestone:"))
@@ -116,8 +118,10 @@ def incident_metrics(entries: Sequence[EntryLike], services: Sequence[ServiceTar
         rpo.append(Figure(f"rpo:{sid}", f"RPO {s.title}", s.rpo, got,
                           None if got is None else got <= s.rpo))
     start = inc.start
-    ttr = (inc.recovered_at - start) if inc.recovered_at is not None and start is not None \
-        else None
+    # closing implies recovered (the clocks' rule), unless a service was still failing then
+    unrecovered = any(f.met is False and f.achieved is None and not f.running for f in rto)
+    ttr = (inc.ended_at - start) if inc.ended_at is not None and start is not None \
+        and not unrecovered else None
     done = [e.ts for e in entries if e.kind == "review.done"]
     return IncidentMetrics(
         incident=inc, measured_at=at, milestones=ms, rto=rto, rpo=tuple(rpo),

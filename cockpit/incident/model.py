@@ -92,6 +92,9 @@ class IncidentState:
     roles: tuple[tuple[str, str], ...] = ()
     # the last journaled health of each service: (service, status, since)
     service_health: tuple[tuple[str, str, float], ...] = ()
+    # services journaled failing (fail or warn) at some point of the incident
+    failed_services: tuple[str, ...] = ()
+    reopened_at: float | None = None  # the last time the lifecycle moved back
 
     @property
     def active(self) -> bool:
@@ -105,6 +108,18 @@ class IncidentState:
 
     def role(self, name: str) -> str | None:
         return dict(self.roles).get(name)
+
+    @property
+    def ended_at(self) -> float | None:
+        """When the incident stopped its clocks: recovered, else closed (None while open)."""
+        return self.recovered_at if self.recovered_at is not None else self.closed_at
+
+    def service_status(self, service: str) -> str | None:
+        """The last journaled health status of ``service`` (None: never journaled)."""
+        for sid, status, _since in self.service_health:
+            if sid == service:
+                return status
+        return None
 
     def recovered_service_at(self, service: str) -> float | None:
         """When ``service`` came back (its last journaled health is OK), else None."""

@@ -39,18 +39,126 @@ def new_incident_id(title: str, now: float) -> str:
             + "-" + secrets.token_hex(2))
 
 
-def check_transition(current: str, new: str) -> None:
-    if new not in LIFECYCLE:
+class SkipNeedsConfirmation(IncidentError):
+    """A lifecycle change that skips states, not confirmed."""
+
+
+def skipped_states(current: str, new: str) -> tuple[str, ...]:
+    """The states a forward move from ``current`` to ``new`` jumps over (none: the next)."""
+    if current not in LIFECYCLE or new not in LIFECYCLE:
+        return ()
+    return LIFECYCLE[LIFECYCLE.index(current) + 1:LIFECYCLE.index(new)]
+
+
+def is_reopen(current: str, new: str) -> bool:
+    """Moving back in the lifecycle (closed -> responding...): a reopening."""
+    return (current in LIFECYCLE and new in LIFECYCLE
+            and LIFECYCLE.index(new) < LIFECYCLE.index(current))
+
+
+def check_transition(current: str, new: str, *, skip_ok: bool = True,
+                     reopen: bool = False) -> None:
+    """Refuse a lifecycle change that is not allowed: an unknown status, the same one, a
+    move back unless ``reopen``, a move that skips states unless ``skip_ok`` (the caller
+    confirmed it)."""
+    if new not in LIFECYCLE[1:]:
         raise IncidentError(f"unknown status {new!r} (one of: {', '.join(LIFECYCLE[1:])})")
-    if LIFECYCLE.index(new) <= LIFECYCLE.index(current):
-        raise IncidentError(f"the incident is already {current}; it can only move forward "
-                            f"({' -> '.join(LIFECYCLE)})")
+    if new == current:
+        raise IncidentError(f"the incident is already {current}")
+    if is_reopen(current, new):
+        if not reopen:
+            raise IncidentError(
+                f"the incident is already {current}; moving it back to {new} reopens it: "
+                f"`cockpit incident reopen ID {new} --reason TEXT`")
+        return
+    skipped = skipped_states(current, new)
+    if skipped and not skip_ok:
+        raise SkipNeedsConfirmation(
+            f"{current} -> {new} skips {', '.join(skipped)}: confirm with --skip (the clocks "
+            f"stop as if it had passed through them)")
 
 
 @dataclass(frozen=True)
 class IncidentSummary:
     id: str
     state: IncidentState
+
+
+def is_open(state: IncidentState) -> bool:
+    """Open: declared and not closed (a recovered incident is still open until closed)."""
+    return state.declared_at is not None and state.status != "closed"
+
+
+def to_follow(incidents: Sequence[IncidentSummary]) -> str | None:
+    """The incident a cockpit follows when none was chosen: the most severe open one (P0
+    first), the newest of equal severity; a closed incident never by default."""
+    open_ = [s for s in incidents if is_open(s.state)]
+    if not open_:
+        return None
+    rank = {sev: i for i, sev in enumerate(SEVERITIES)}
+    # newest first (ids begin with their UTC declaration time); min keeps the first of the
+    # most severe
+    newest_first = sorted(open_, key=lambda s: s.id, reverse=True)
+    return min(newest_first, key=lambda s: rank.get(s.state.severity, len(rank))).id
+
+
+def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changed in a journal directory: each file's name, size and mtime."""
+    import os
+
+    try:
+        with os.scandir(path) as it:
+            return tuple(sorted((e.name, st.st_size, st.st_mtime_ns) for e in it
+                                if (st := e.stat(follow_symlinks=False)) is not None))
+    except OSError:
+        return ()
+
+
+class IncidentIndex:
+    """Every incident of a state directory kept up to date cheaply, for a running cockpit:
+    ``refresh`` lists the incidents and re-reads a journal only when one of its files
+    changed (size or mtime). ``known``: states the caller already folded (the followed
+    incident), used instead of reading it again."""
+
+    def __init__(self, store: IncidentStore) -> None:
+        self.store = store
+        self._known: dict[str, tuple[tuple, IncidentState | None]] = {}
+        self._declared: set[str] = set()
+
+    def refresh(self, known: dict[str, IncidentState] | None = None,
+                skip: frozenset[str] = frozenset()
+                ) -> tuple[list[IncidentSummary], list[IncidentSummary]]:
+        """(every incident newest first, the ones whose declaration appeared since the last
+        call: on the first call, all of them). ``skip``: not read now (being loaded)."""
+        from ..journal.model import journal_dir
+
+        known = known or {}
+        ids = self.store.ids()
+        fresh: list[IncidentSummary] = []
+        for iid in ids:
+            if iid in skip and iid not in known:
+                self._known.setdefault(iid, ((), None))
+            elif iid in known:
+                self._known[iid] = ((), known[iid])
+            else:
+                sig = _signature(journal_dir(self.store.state_dir, iid))
+                old = self._known.get(iid)
+                if old is None or old[0] != sig or not sig:
+                    try:
+                        st = self.store.state(iid)
+                    except (OSError, ValueError):
+                        st = old[1] if old is not None else None
+                    self._known[iid] = (sig, st)
+            st = self._known[iid][1]
+            if st is not None and iid not in self._declared:
+                self._declared.add(iid)
+                fresh.append(IncidentSummary(iid, st))
+        for gone in set(self._known) - set(ids):
+            del self._known[gone]
+        out = [IncidentSummary(iid, st) for iid, (_sig, st) in self._known.items()
+               if st is not None]
+        out.sort(key=lambda s: s.state.declared_at or 0, reverse=True)
+        return out, fresh
 
 
 class IncidentStore:
@@ -84,11 +192,8 @@ class IncidentStore:
         return out
 
     def active(self) -> str | None:
-        """The newest incident that is not closed."""
-        for s in self.list():
-            if s.state.status != "closed":
-                return s.id
-        return None
+        """The incident followed by default: the most severe open one (see ``to_follow``)."""
+        return to_follow(self.list())
 
     # ------------------------------------------------------------------ writing
     def journal(self, incident_id: str) -> Journal:
@@ -127,11 +232,19 @@ class IncidentStore:
             raise IncidentError(f"no incident {incident_id!r} in {self.state_dir}")
         return st
 
-    def set_status(self, incident_id: str, status: str, *, state: IncidentState | None = None
-                   ) -> Entry:
+    def set_status(self, incident_id: str, status: str, *, state: IncidentState | None = None,
+                   skip_ok: bool = False, reopen: bool = False, reason: str = "") -> Entry:
+        """Move the lifecycle. Skipping states needs ``skip_ok`` (confirmed); moving back
+        needs ``reopen`` and is journaled as a reopening (``reopened_from``, ``reason``)."""
         st = self._state_or_fail(incident_id, state)
-        check_transition(st.status, status)
-        return self.journal(incident_id).append("incident.status", {"status": status})
+        check_transition(st.status, status, skip_ok=skip_ok, reopen=reopen)
+        data: dict[str, Any] = {"status": status}
+        if is_reopen(st.status, status):
+            data["reopened_from"] = st.status
+            reason = " ".join(reason.split())
+            if reason:
+                data["reason"] = reason
+        return self.journal(incident_id).append("incident.status", data)
 
     def assign(self, incident_id: str, role: str, person: str, *,
                state: IncidentState | None = None) -> Entry:

@@ -39,10 +39,14 @@ def draft_update(incident: IncidentState, clocks: Sequence[ClockView],
             continue
         word = {Status.OK: "recovered", Status.WARN: "degraded", Status.FAIL: "down",
                 Status.STALE: "no recent answer", Status.UNKNOWN: "unknown"}[h.status]
+        if h.status == Status.OK and sid not in incident.failed_services:
+            word = "working (no failure seen)"  # never failed: not "recovered"
         affected.append(f"- {one_line(h.title, 60)}: {word}")
     if affected:
         lines += ["Affected services:", *affected]
-    rto = [c for c in clocks if c.key.startswith("rto:") and not c.done]
+    # time left is only ever reported for an open incident's running clocks
+    rto = [c for c in clocks if c.key.startswith("rto:") and not c.done] \
+        if incident.ended_at is None else []
     if rto:
         lines.append("Recovery objectives: " + "; ".join(
             f"{one_line(c.label.removeprefix('RTO '), 60)} {c.value_text()} left"
@@ -50,7 +54,8 @@ def draft_update(incident: IncidentState, clocks: Sequence[ClockView],
             f"{one_line(c.label.removeprefix('RTO '), 60)} RTO exceeded by "
             f"{c.value_text().lstrip('+')}"
             for c in rto))
-    actions = [e for e in entries if e.kind == "note" and (e.data or {}).get("type") in ("action", "decision")]
+    # what is being done is an action note; a decision is not an action
+    actions = [e for e in entries if e.kind == "note" and (e.data or {}).get("type") == "action"]
     if actions:
         last = actions[-1]
         what = clean((last.data or {}).get("text", ""), keep_newlines=True, limit=2000)

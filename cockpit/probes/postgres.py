@@ -148,6 +148,8 @@ def classify(e: BaseException) -> tuple[str, str]:
         return base.TLS, reason
     if "could not translate host name" in low:
         return base.DNS, reason
+    if re.search(r'database "[^"]*" does not exist', reason):
+        return base.CONFIG, f"{reason} (check dbname in the dsn)"
     if isinstance(e, psycopg.ProgrammingError) and "dsn" in low:
         return base.CONFIG, f"bad dsn: {reason}"
     if isinstance(e, psycopg.OperationalError):
@@ -315,21 +317,37 @@ async def _archiver(conn: Any, target: base.ProbeTarget, checks: base.Checks,
     metrics.update(archived_count=archived, archive_failed_count=failed, last_archived_wal=last_wal,
                    archive_age=None if age is None else round(age, 1), archive_ready=ready,
                    archive_failing=bool(failing), archive_timeout=timeout)
+    # Durability is not availability: a server that serves connections while its WAL does
+    # not reach the archive is WARN with "RPO at risk" (never DOWN, the word of a refused
+    # connection); the metric ``rpo_at_risk`` keeps its RPO clock from reading idle.
+    at_risk = False
+
+    def durability(level: Status, text: str) -> None:
+        nonlocal at_risk
+        if level == Status.FAIL:
+            at_risk = True
+            checks.add(Status.WARN, f"RPO at risk: {text}", base.WRONG_ANSWER)
+        else:
+            checks.add(level, text, base.WRONG_ANSWER)
+
     if mode == "off":
-        checks.add(Status.FAIL, "archive_mode is off: no WAL reaches the archive", base.WRONG_ANSWER)
+        durability(Status.FAIL, "archive_mode is off: no WAL reaches the archive")
+        metrics["rpo_at_risk"] = True
         return "archiving off"
     idle = bool(last_wal) and _next_segment(last_wal) == current_wal and not ready and not failing
     age_txt = "never" if age is None else f"{base.age_text(age)} ago"
     if failing:
-        checks.add(Status.FAIL, f"WAL archiving failing: last archived {age_txt}"
+        durability(Status.FAIL, f"WAL archiving failing: last archived {age_txt}"
                    f"{f' ({last_wal})' if last_wal else ''}, {failed} failures, "
-                   f"last on {last_failed_wal}", base.WRONG_ANSWER)
+                   f"last on {last_failed_wal}")
     if ready is not None:
-        checks.add(base.level(ready, target.opt("archive_ready_warn"), target.opt("archive_ready_fail")),
-                   f"{ready} WAL segments waiting to be archived", base.WRONG_ANSWER)
+        durability(base.level(ready, target.opt("archive_ready_warn"),
+                              target.opt("archive_ready_fail")),
+                   f"{ready} WAL segments waiting to be archived")
     if age is not None and not idle:
-        checks.add(base.level(age, target.opt("archive_warn"), target.opt("archive_fail")),
-                   f"last WAL archived {age_txt}", base.WRONG_ANSWER)
+        durability(base.level(age, target.opt("archive_warn"), target.opt("archive_fail")),
+                   f"last WAL archived {age_txt}")
+    metrics["rpo_at_risk"] = at_risk
     if timeout is not None and (timeout == 0 or timeout > 300):
         checks.add(Status.WARN, f"archive_timeout is {timeout:g}s: an idle-ish database can keep "
                    "a segment open past the RPO")

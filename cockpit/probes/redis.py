@@ -94,6 +94,10 @@ async def probe(target: base.ProbeTarget, deadline: float, now: base.Now) -> Pro
         await client.ping()
         ping = time.monotonic() - t0
         info = await client.info("all")
+        try:  # whether RDB snapshots are configured at all (INFO does not say)
+            info["cockpit_save_config"] = (await client.config_get("save")).get("save")
+        except rexc.ResponseError:  # CONFIG renamed or refused by an ACL: unknown
+            info["cockpit_save_config"] = None
     except rexc.RedisError as e:
         cls, msg = _classify(e)
         raise base.ProbeError(cls, msg) from None
@@ -125,6 +129,20 @@ def evaluate(target: base.ProbeTarget, info: dict[str, Any], ping: float, now: b
         metrics["changes_since_save"] = int(changes)
     else:
         exposure = None
+    # persistence off altogether (no RDB save points, no AOF): a restart loses every write.
+    # Said in words, never "save 0s": there is no save to be 0 s old.
+    save_cfg = info.get("cockpit_save_config")
+    aof = str(info.get("aof_enabled", "0")) == "1"
+    no_persistence = not aof and save_cfg is not None and not str(save_cfg).strip()
+    metrics["persistence"] = ("off" if no_persistence else "aof" if aof
+                              else "rdb" if save_cfg else "unknown")
+    if no_persistence:
+        exposure = None
+        metrics.pop("rpo_exposure", None)
+        if target.opt("rpo"):
+            metrics["rpo_at_risk"] = True
+            checks.add(Status.WARN, "RPO at risk: persistence off (save \"\", appendonly no): "
+                       "a restart loses every write", base.WRONG_ANSWER)
     if status != "ok":
         age = base.age_text(metrics.get("last_save_age"))
         checks.add(Status.FAIL, f"background save failing (last good save {age} ago; "
@@ -196,7 +214,11 @@ def evaluate(target: base.ProbeTarget, info: dict[str, Any], ping: float, now: b
     ok = f"{actual}, PING {base.ms(ping)}"
     if exposure is not None and rpo:
         ok += f", unsaved {base.age_text(exposure)}"
+    if no_persistence:
+        ok += ", no persistence"
     summary = checks.summary(ok)
     key = f"save {base.age_text(exposure)}" if rpo and exposure is not None else base.ms(ping)
+    if no_persistence:
+        key = "no persistence"
     return base.result(st, summary, now, metrics=metrics, error=None if st == Status.OK else summary,
                        error_class=checks.error_class(), key_figure=key)

@@ -170,6 +170,8 @@ def evaluate(target: base.ProbeTarget, layout: dict[str, Any], now: base.Now) ->
     elif layout.get("latest"):
         checks.add(Status.FAIL, "no WAL archived since the newest base backup", base.WRONG_ANSWER)
     st = checks.status()
+    # failing backups or WAL: the recovery point is at risk (an RPO clock never reads idle)
+    metrics["rpo_at_risk"] = st == Status.FAIL
     ok = []
     if "backup_age" in metrics:
         ok.append(f"backup {base.age_text(metrics['backup_age'])} old")

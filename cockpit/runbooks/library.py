@@ -63,3 +63,46 @@ def builtin_dir() -> Path:
     """The built-in library: package data ``cockpit.runbooks.builtin`` (in a checkout, the
     ``runbooks/`` folder; installed, inside the package)."""
     return Path(str(resources.files("cockpit.runbooks.builtin")))
+
+
+def library_paths(extra_dirs: Iterable[str | Path]) -> list[Path]:
+    """Where the runbooks come from, the same for the cockpit and ``cockpit runbooks``: the
+    configured ``runbook_dirs`` first (a runbook there wins its id), then the built-in
+    library."""
+    builtin = builtin_dir()
+    extra = [Path(d) for d in extra_dirs if Path(d).resolve() != builtin.resolve()]
+    return [*extra, builtin]
+
+
+def check_against_config(library: Library, config: object) -> list:
+    """Runbooks that name what ``config`` (cockpit.toml) does not have: a service it does
+    not define, a ``from_config`` key under a service it does not define. The built-in
+    library is generic and not checked. Each problem is a ``DocumentError`` (file:line)."""
+    from ..document import DocumentError, key_lines, locate
+
+    services = dict(getattr(config, "services", {}) or {})
+    where = getattr(config, "path", None) or "cockpit.toml"
+    known = ", ".join(sorted(services)) or "none"
+    builtin = builtin_dir().resolve()
+    out: list[DocumentError] = []
+    for rb in library:
+        if rb.path is None or Path(rb.path).resolve().parent == builtin:
+            continue
+        try:
+            lines = key_lines(Path(rb.path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            lines = {}
+        for sid in rb.services:
+            if sid not in services:
+                out.append(DocumentError(rb.path, locate(lines, ("runbook", "services")),
+                                         "runbook.services",
+                                         f"unknown service {sid!r} (in {where}: {known})"))
+        for i, p in enumerate(rb.params):
+            key = p.from_config or ""
+            parts = key.partition("#")[0].split(".")
+            if len(parts) >= 2 and parts[0] == "services" and parts[1] not in services:
+                out.append(DocumentError(rb.path, locate(lines, ("params", i, "from_config")),
+                                         f"params[{i}].from_config",
+                                         f"{key!r} names service {parts[1]!r}, not in {where} "
+                                         f"({known})"))
+    return sorted(out, key=lambda e: (e.file, e.line or 0))

@@ -8,6 +8,7 @@ from .protocol import (
     BannerLevel,
     Capabilities,
     IncidentChoice,
+    Notice,
     Runbooks,
     Session,
     SessionKind,
@@ -17,6 +18,6 @@ from .protocol import (
 )
 
 __all__ = [
-    "Banner", "BannerLevel", "Capabilities", "IncidentChoice", "Runbooks", "Session",
+    "Banner", "BannerLevel", "Capabilities", "IncidentChoice", "Notice", "Runbooks", "Session",
     "SessionKind", "StepOutput", "StepResult", "View",
 ]

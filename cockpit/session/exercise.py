@@ -302,7 +302,7 @@ class ExerciseSession:
     def set_status(self, status: str) -> None:
         inc = self._need_incident()
         self.act("incident.status", {"status": status}, lambda: self.store.incidents.set_status(
-            self.exercise_id, status, state=inc))
+            self.exercise_id, status, state=inc, skip_ok=True))
 
     def assign(self, role: str, person: str) -> None:
         inc = self._need_incident()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,14 +30,15 @@ from typing import Any
 from ..config import Config
 from ..drills.board import DrillBoard
 from ..health import ServiceHealth, Status
-from ..incident.clocks import ServiceTargets, incident_clocks
+from ..incident.clocks import ServiceTargets, detect_countdown, incident_clocks
 from ..incident.fold import Folder
 from ..incident.model import EntryLike, IncidentState, SimEntry
 from ..incident.recorder import FlightRecorder
-from ..incident.store import IncidentError, IncidentStore
+from ..incident.store import IncidentError, IncidentIndex, IncidentStore, is_open, to_follow
 from ..journal import Follower, Journal, JournalWriteError, default_author
 from ..journal.validate import is_unreadable, unreadable_line
 from ..journal.watch import preview_tail
+from ..journal.writer import _host
 from ..probes.scheduler import Scheduler, anchors_from_config, from_config
 from ..probes.selfcheck import Verdict
 from ..text import one_line
@@ -46,12 +48,15 @@ from .protocol import (
     BannerLevel,
     Capabilities,
     IncidentChoice,
+    Notice,
     SessionKind,
     View,
 )
 from .steps import LiveSteps
 
 JOURNAL_RETRY = 5.0  # seconds between automatic retries of a failed journal
+INCIDENT_SCAN = 0.4  # seconds between looks for incidents declared by anyone
+MAX_NOTICES = 20  # announcements kept for the UI (it shows each once)
 RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
 
 
@@ -106,6 +111,20 @@ class LiveSession:
                                        on_change=self._probe_changed, mode=config.mode,
                                        save=not observer)  # an observer writes nothing
             self._health = self.scheduler.snapshot()  # last-known results, loaded from disk
+        # --- every incident of the state directory, and announcements (under _lock)
+        self._index = IncidentIndex(self.store)
+        self._open_count: int | None = None
+        self._notices: list[Notice] = []
+        self._notice_seq = 0
+        self._index_primed = False
+        self._declaring = 0
+        self._declared_here: set[str] = set()
+        self._start_ids: set[str] = set()
+        self._polled_once = False
+        self._default_rejected: set[str] = set()  # closed: followed by default only once
+        self._unannounced: list[Any] = []
+        self._own_writers = f"w-{_host()}-{os.getpid()}-"
+        self._seen_health = {h.service: h.status for h in self._health}
         self._probe_event: asyncio.Event | None = None
         self._probe_loop: asyncio.AbstractEventLoop | None = None
         self._probe_thread: threading.Thread | None = None
@@ -132,9 +151,58 @@ class LiveSession:
         unsaved = self._unsaved()
         clocks = [] if loading or state is None else incident_clocks(
             state, self.services, {h.service: h for h in health}, self.milestones, now)
+        if state is None and not loading and iid is None:
+            # nothing declared: a failing service starts the Detect countdown
+            detect = detect_countdown(health, self.milestones, now)
+            clocks = [detect] if detect is not None else []
+        with self._lock:
+            open_count, notices = self._open_count, tuple(self._notices)
         return View(now=now, health=health, entries=entries, pending=pending, unsaved=unsaved,
                     incident=None if loading else state, incident_id=iid, clocks=clocks,
-                    loading=loading, banners=self._banners(now), paused=False)
+                    loading=loading, banners=self._banners(now), paused=False,
+                    open_incidents=open_count, notices=notices)
+
+    # ------------------------------------------------------------------ announcements
+    def announce(self, text: str, level: str = "warning") -> None:
+        """One notice for the UI (a notification, and the bell unless ``bell = false``)."""
+        with self._lock:
+            self._notice_seq += 1
+            self._notices.append(Notice(self._notice_seq, one_line(text, 300), level,
+                                        self.config.bell))
+            del self._notices[:-MAX_NOTICES]
+
+    def scan_incidents(self) -> list[Any]:
+        """Every incident of the state directory (newest first), re-read only where a journal
+        changed; counts the open ones and announces an incident declared elsewhere.
+        Blocking (reads journals): call it off the UI thread."""
+        with self._lock:
+            iid, state, loading = self.incident_id, self._state, self._loading
+            follower = self._follower
+        ready = iid is not None and state is not None and not loading and follower is not None
+        known = {iid: state} if ready and iid is not None and state is not None else {}
+        # the followed incident is read once, by follow(): never a second time here
+        skip = frozenset([iid]) if iid is not None and not ready else frozenset()
+        at_start = None if self._index_primed else set(self.store.ids())
+        summaries, fresh = self._index.refresh(known, skip)
+        with self._lock:
+            self._open_count = sum(1 for s in summaries if is_open(s.state))
+            if at_start is not None:
+                self._index_primed = True  # what exists at start is not news
+                self._start_ids = at_start
+                return summaries
+            self._unannounced.extend(fresh)
+            if self._declaring:
+                return summaries  # ours may be among them: decide once it is known
+            news, self._unannounced = self._unannounced, []
+            news = [n for n in news if n.id not in self._declared_here
+                    and n.id not in self._start_ids and is_open(n.state)]
+        for n in news:
+            st = n.state
+            services = ", ".join(st.services) or "no service named"
+            self.announce(f"NEW INCIDENT {st.severity} declared: {st.title} ({services}). "
+                          "Press i to follow it.", "error" if st.severity in ("P0", "P1")
+                          else "warning")
+        return summaries
 
     def _journal(self) -> Journal | None:
         iid = self.incident_id
@@ -210,7 +278,7 @@ class LiveSession:
 
     # ------------------------------------------------------------------ following an incident
     def incidents(self) -> list[IncidentChoice]:
-        return [IncidentChoice(s.id, s.state) for s in self.store.list()]
+        return [IncidentChoice(s.id, s.state) for s in self.scan_incidents()]
 
     def follow(self, incident_id: str | None) -> None:
         """Show ``incident_id`` (None: none); loads its entries and follows new ones.
@@ -273,17 +341,29 @@ class LiveSession:
             if not new:
                 return changed
             self._unreadable.extend(e for e in new if is_unreadable(e))
+            others = [e for e in new if e.kind == "note"
+                      and not str(e.writer).startswith(self._own_writers)]
             key = lambda e: (e.ts, e.writer, e.seq)  # noqa: E731
             if not self._entries or key(new[0]) >= key(self._entries[-1]):
                 self._entries.extend(new)  # the usual case: later than all we have
             else:
                 self._entries = sorted([*self._entries, *new], key=key)
             self._state = self._folder.update(self._entries)
+        for e in others:  # a note by someone else (another cockpit, the CLI)
+            d = e.data or {}
+            self.announce(f"Note by {one_line(e.author, 40)} ({one_line(d.get('type'), 14)}): "
+                          f"{one_line(d.get('text', ''), 200)}", "information")
         return True
 
     def poll(self) -> bool:
         """Pick up entries written by any cockpit now (blocking); True when something new
         arrived. With no incident followed, the newest is followed once one exists."""
+        try:
+            return self._poll()
+        finally:
+            self._polled_once = True
+
+    def _poll(self) -> bool:
         with self._lock:
             follower, chosen = self._follower, self.incident_id
         if follower is None:
@@ -293,14 +373,26 @@ class LiveSession:
             if iid is None:
                 return False
             self.follow(iid)
+            with self._lock:
+                closed = self._state is not None and self._state.status == "closed"
+            if closed and self.incident_id == iid:  # a closed one is never followed by default
+                self._default_rejected.add(iid)
+                self.follow(None)
             return True
         return self._merge(follower, follower.poll())
 
     def _default_incident(self) -> str | None:
-        """The incident followed when none was chosen: the newest (ids begin with their
-        UTC declaration time); a closed one is shown as the record it is."""
-        ids = sorted(self.store.ids()) if self.state_dir.exists() else []
-        return ids[-1] if ids else None
+        """The incident followed when none was chosen: the most severe open one, the newest
+        of equal severity (``store.to_follow``); a closed incident never by default (``i``
+        lists them)."""
+        if not self.state_dir.exists():
+            return None
+        ids = self.store.ids()
+        if len(ids) == 1 and ids[0] not in self._default_rejected:
+            # one incident: nothing to rank, and reading it twice (here and to follow it)
+            # would double the start of a big one; a closed one is let go once loaded
+            return ids[0]
+        return to_follow(self.scan_incidents())
 
     # ------------------------------------------------------------------ background work
     async def run(self, changed: Callable[[], None]) -> None:
@@ -311,6 +403,7 @@ class LiveSession:
         self._run_loop = asyncio.get_running_loop()
         self._start_probes()
         upkeep = asyncio.create_task(self._upkeep())
+        scan = asyncio.create_task(self._scan_loop())
         try:
             while True:
                 follower = self._follower
@@ -332,8 +425,28 @@ class LiveSession:
                     changed()
         finally:
             upkeep.cancel()
+            scan.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
+            with contextlib.suppress(asyncio.CancelledError):
+                await scan
+
+    async def _scan_loop(self) -> None:
+        """Incidents declared or changed by anyone: the open count and announcements. It
+        starts once the first look for an incident to follow is done (a big incident is
+        then read by follow() alone)."""
+        while not self._polled_once:
+            await asyncio.sleep(0.05)
+        while True:
+            with self._lock:
+                before = (self._open_count, self._notice_seq)
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self.scan_incidents)
+            with self._lock:
+                after = (self._open_count, self._notice_seq)
+            if after != before:
+                self._changed()
+            await asyncio.sleep(INCIDENT_SCAN)
 
     async def _upkeep(self) -> None:
         while True:
@@ -388,12 +501,23 @@ class LiveSession:
                 await asyncio.sleep(0.2)
                 event.clear()
                 self._health = health = self.scheduler.snapshot()
+                self._announce_down(health)
                 self._journal_health(health)
                 self._changed()
             task.result()  # the scheduler ended by itself: raise what ended it
         finally:
             self.scheduler.stop()
             await asyncio.gather(task, return_exceptions=True)
+
+    def _announce_down(self, health: list[ServiceHealth]) -> None:
+        """A service turning DOWN is announced (once per turn)."""
+        down = [h for h in health if h.status == Status.FAIL
+                and self._seen_health.get(h.service) != Status.FAIL]
+        self._seen_health = {h.service: h.status for h in health}
+        if down:
+            self.announce("DOWN: " + "; ".join(
+                f"{one_line(h.title, 40)} ({one_line(h.summary, 80)})" for h in down[:5])
+                + (f" and {len(down) - 5} more" if len(down) > 5 else ""), "error")
 
     def _journal_health(self, health: list[ServiceHealth]) -> None:
         """The flight recorder (``incident.recorder``): while an incident is open, what the
@@ -458,15 +582,25 @@ class LiveSession:
             data["impact_start"] = impact_start
 
         def write() -> None:
-            iid = self.store.declare(title, severity, services, impact_start)
+            with self._lock:
+                self._declaring += 1
+            try:
+                iid = self.store.declare(title, severity, services, impact_start)
+                with self._lock:
+                    self._declared_here.add(iid)
+            finally:
+                with self._lock:
+                    self._declaring -= 1
             self.follow(iid)
 
         self._act("incident.declared", data, write)
 
     def set_status(self, status: str) -> None:
+        """The screen asked for confirmation of a skip or a reopening before calling this."""
         iid, st = self._need_incident()
         self._act("incident.status", {"status": status},
-                  lambda: self.store.set_status(iid, status, state=st))
+                  lambda: self.store.set_status(iid, status, state=st, skip_ok=True,
+                                                reopen=True, reason="reopened in the cockpit"))
 
     def assign(self, role: str, person: str) -> None:
         iid, st = self._need_incident()

@@ -60,6 +60,18 @@ class Banner:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something to announce once (a notification, and the bell when ``bell``): a new
+    incident, a note by someone else, a service turning DOWN. ``seq`` grows: the UI shows
+    each notice whose ``seq`` it has not shown yet."""
+
+    seq: int
+    text: str
+    level: str = "warning"  # "information" | "warning" | "error"
+    bell: bool = True
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What the session allows (the UI hides or refuses the rest, and says why)."""
 
@@ -84,6 +96,8 @@ class View:
     loading: bool  # a big incident's first read: newest entries shown, no state yet
     banners: tuple[Banner, ...] = ()
     paused: bool = False  # the session's clock is frozen (demo, exercise)
+    open_incidents: int | None = None  # incidents not closed (None: the session has one)
+    notices: tuple[Notice, ...] = ()  # the latest announcements (see ``Notice``)
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,7 @@ class Session(Protocol):
 
 
 __all__ = [
-    "Banner", "DrillBoard", "BannerLevel", "Capabilities", "IncidentChoice", "Runbooks", "RunbookLibrary",
+    "Banner", "BannerLevel", "Capabilities", "DrillBoard", "IncidentChoice", "Notice", "Runbooks",
+    "RunbookLibrary",
     "Session", "SessionKind", "StepOutput", "StepResult", "View",
 ]

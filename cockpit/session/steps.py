@@ -20,7 +20,7 @@ from ..runbooks import state as S
 from ..runbooks.claims import ClaimedBy, alive_checker
 from ..runbooks.errors import StepError
 from ..runbooks.launch import DryRun, confirmation_for, start, start_rollback
-from ..runbooks.library import builtin_dir
+from ..runbooks.library import library_paths
 from ..runbooks.process import display_tail, tail_bytes
 from ..runbooks.state import StepState
 from ..runbooks.verify import run_verify
@@ -36,9 +36,7 @@ OUTPUT_TAIL = 16 * 1024
 
 def load_library(dirs: tuple[Path, ...]) -> RunbookLibrary:
     """The runbooks of ``dirs`` then the built-in library (valid ones, every problem)."""
-    builtin = builtin_dir()
-    extra = [d for d in dirs if Path(d).resolve() != builtin.resolve()]
-    lib, problems = collect_library([*extra, builtin])
+    lib, problems = collect_library(library_paths(dirs))
     return RunbookLibrary(lib, tuple(p.one_line() for p in problems))
 
 

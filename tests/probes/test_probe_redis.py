@@ -25,7 +25,7 @@ async def timed(t: ProbeTarget, now=time.time):
 
 
 async def test_healthy(redis_factory):
-    srv = redis_factory()
+    srv = redis_factory("--save", "3600 1")  # persistence on (off is WARN: test_health_truth)
     res = await timed(target(srv, expect_role="master", rpo="1h"))
     assert res.status == Status.OK, res
     assert res.metrics["role"] == "master"
@@ -34,7 +34,7 @@ async def test_healthy(redis_factory):
 
 
 async def test_unsaved_changes_against_rpo(redis_factory):
-    srv = redis_factory()
+    srv = redis_factory("--save", "3600 1")
     srv.client().set("k", "v")
     t = target(srv, rpo="1h")
     assert (await timed(t)).status == Status.OK

@@ -172,3 +172,19 @@ async def test_s3_refused_and_blackholed(refused_port, blackhole):
         "bucket": "backups", "endpoint": f"http://127.0.0.1:{blackhole.port}", **creds()}), 1.0)
     assert h.status == Status.FAIL and h.error_class.startswith("timeout"), h
     assert time.monotonic() - t0 < 1.8
+
+
+async def test_M2_failing_backups_put_the_rpo_at_risk_never_idle(s3):
+    """ux-review M2: when backups fail, the RPO clock says UNKNOWN (never "-")."""
+    from cockpit.health import ServiceHealth
+    from cockpit.incident.clocks import Level, rpo_at_risk, rpo_exposure
+
+    bucket = s3.make_bucket(prefix="backups")
+    s3.client().put_object(Bucket=bucket, Body=b"x",
+                           Key="db4/basebackups_005/base_000000010000000000000003/tar_partitions/p")
+    res = await run_probe(walg(s3.endpoint, bucket, "db4"), DEADLINE)
+    assert res.status == Status.FAIL and res.metrics["rpo_at_risk"] is True
+    h = ServiceHealth("backups", "S3 backups", res.status, res.summary, res.observed_at,
+                      probes={"walg": res}, rpo_exposure=None)
+    c = rpo_exposure("rpo:backups", "RPO S3 backups", 900.0, h.rpo_exposure, rpo_at_risk(h))
+    assert c.level == Level.UNKNOWN and c.value_text() != "-"

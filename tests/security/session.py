@@ -269,6 +269,7 @@ class Cockpit:
         was seen or the log ends: the tags seen on screen."""
         want = set(expected)
         self.expect("3", shows="▶ Incident log")
+        self.keys("z")  # announcements (toasts over the log's last rows) dismissed
         self.keys("home", "pagedown")  # the first page down only moves the cursor
         self.pty.settle(0.15, 2.0)
         seen = self.tags_on_screen()

@@ -107,6 +107,7 @@ destructive = false
 [cockpit]
 environment = "canaries"
 runbook_dirs = ["{runbooks}"]
+allow_inline_secrets = true  # refused by default (issue 10); these prove the masking
 
 [probe_defaults]
 interval = "1s"
