@@ -71,7 +71,13 @@ def url_secrets(url: str) -> list[str]:
 def dsn_secrets(dsn: str) -> list[str]:
     """Every secret value of a PostgreSQL DSN / URL, as libpq reads it (``password``,
     ``sslpassword``, any ``*password``), plus a URL's userinfo password."""
+    from urllib.parse import unquote
+
     found = set(url_secrets(dsn)) if "://" in dsn else set()
+    if "password" not in unquote(dsn).lower():
+        # no key libpq would read a secret from (even percent-encoded): no need to load
+        # psycopg for libpq's parser (configuration loads before any probe client)
+        return sorted(found)
     info = _conninfo(dsn)
     if info is not None:
         found.update(v for k, v in info.items() if _secret_key(k) and v)

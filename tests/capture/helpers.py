@@ -31,6 +31,7 @@ def write_config(d: Path) -> Path:
     path.write_text(f"""
 [cockpit]
 environment = "canary"
+allow_inline_secrets = true  # refused by default (issue 10): canaries prove the masking
 
 [services.database]
 title = "PostgreSQL"

@@ -14,7 +14,7 @@ from test_metrics import CASES, EXPECT, SERVICES
 from test_metrics import T0 as MT0
 
 from cockpit.cli.main import main
-from cockpit.incident.clocks import incident_clocks
+from cockpit.incident.clocks import Level, incident_clocks
 from cockpit.incident.fold import fold
 from cockpit.incident.metrics import REVIEW_DUE, incident_metrics, rpo_achieved
 from cockpit.plan import Milestones
@@ -83,7 +83,9 @@ def test_pir_figures_are_the_clocks_of_the_incident(tmp_path, case):
                        ("milestone:communicate", "Communicate")):
         c = clocks[key]
         cells = _row(text, label)
-        if c.done:
+        if c.level == Level.UNMET:  # the incident ended without it: never done, missed
+            assert cells[2] == "-" and cells[4].startswith("MISSED"), cells
+        elif c.done:
             assert cells[2] == format_duration(c.elapsed)
             assert cells[4] == ("MET" if c.elapsed <= c.target else "MISSED")
         else:

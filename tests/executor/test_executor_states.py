@@ -140,10 +140,12 @@ def test_filter_by_runbook_and_other_entries_ignored():
     assert set(step_states(rows, runbook_id=RB)) == {(RB, ST)}
 
 
-def test_step_entries_start_the_respond_milestone_and_describe():
+def test_a_step_that_ran_starts_the_respond_milestone_a_claim_does_not_and_describe():
     rows = [SimEntry(10.0, "a", "incident.declared", {"title": "t", "services": ["db"]}),
-            *entries([E("step.claimed", detail="claimed attempt 1")])]
-    assert fold(rows).responding_at == 1000.0
+            *entries([E("step.claimed", detail="claimed attempt 1"),
+                      E("step.started", supervisor_pid=4242)])]
+    assert fold(rows[:2]).responding_at is None  # a claim is not an action (review M1)
+    assert fold(rows).responding_at == 1001.0  # the step ran
     assert describe(rows[1]) == ("claimed", "db/restore claimed attempt 1")
 
 

@@ -262,6 +262,7 @@ def summary(findings: list[Finding], limit: int = 12) -> str:
 
 
 _BORDER = " \u2502\u2503\u258e\u258f\u2595|"
+_EDGES = "\u2502\u2503\u258c\u258e\u258f\u2595\u258a"  # │┃▌▎▏▕▊: the edge of a box
 
 
 def markup_parsed(screen_text: str, tags: dict[str, str]) -> list[str]:
@@ -280,6 +281,13 @@ def markup_parsed(screen_text: str, tags: dict[str, str]) -> list[str]:
                 before = line[:i].lower()
                 if pre is not None and before.endswith(pre):
                     continue  # the marker is part of the literal tag (the link's URL)
+                # the visible part of the box the marker is in: after the nearest box edge
+                # (a toast's edge is ▌; the modal's and panes' are in _BORDER)
+                edge = max(before.rfind(c) for c in _EDGES)
+                piece = before[edge + 1:].strip() if edge >= 0 else before.strip(_BORDER)
+                if tag.endswith(piece):
+                    continue  # the box's line starts with (the end of) the literal tag: the
+                    # tag was wrapped or cut at the box's edge, shown as text, not parsed
                 if before.strip(_BORDER) and tag not in before:
                     out.append(f"{mk} shown without {tag!r}: {line.strip()!r}")
                     break

@@ -277,6 +277,7 @@ class Cockpit:
         for _ in range(max_pages):
             if want and want <= seen:
                 break
+            self.keys("z")  # an announcement that came since (a loaded machine) goes too
             before = self.tags_on_screen()
             moved = lambda t, b=before: set(TAG_RE.findall(t)) != b  # noqa: E731
             changed = self.expect("pagedown", shows=moved, timeout=timeout)

@@ -51,6 +51,7 @@ def write_config(d: Path) -> Path:
     cfg.write_text(f"""
 [cockpit]
 environment = "room projector"
+allow_inline_secrets = true  # refused by default (issue 10): canaries prove the masking
 
 [services.database]
 title = "PostgreSQL"
