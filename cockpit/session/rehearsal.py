@@ -84,7 +84,7 @@ class RehearsalSteps:
                 confirmation: str | None, state: StepState) -> StepResult:
         if step.command is None:
             raise StepError(f"step {step.id} is a manual step: it has no command to run")
-        ok, why = can_start(state)
+        ok, why = can_start(state, step)
         if not ok:
             raise StepError(f"{runbook.id}/{step.id}: not started: {why}")
         self._token(runbook, step, params, confirmation, f"step {step.id}")

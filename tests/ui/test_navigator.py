@@ -180,7 +180,15 @@ async def test_navigator_flows(tmp_path, redis_port):
                               and nav.states[("drill", "flaky")].state == "failed")
         assert ok, (nav.states.get(("drill", "flaky")), list(app._notifications), app.focused, nav.step.id, app.screen)
         assert nav.states[("drill", "flaky")].exit_code == 3
-        await pilot.press("x")  # a failed step may run again: attempt 2
+        await pilot.press("x")  # B4: a failed step never runs again on x ...
+        assert await wait_until(pilot, lambda: notified(app, "retry it with a reason"))
+        assert nav.states[("drill", "flaky")].state == "failed"
+        await pilot.press("T")  # ... only through retry with its reason
+        assert isinstance(app.screen, PromptForm)
+        await pilot.press(*"marker now there", "enter")
+        assert await wait_until(pilot, lambda: nav.states[("drill", "flaky")].state == "pending")
+        assert nav.states[("drill", "flaky")].retry_reason == "marker now there"
+        await pilot.press("x")  # attempt 2
         assert await wait_until(pilot, lambda: nav.states[("drill", "flaky")].state == "succeeded")
         assert nav.states[("drill", "flaky")].attempt == 2
 
