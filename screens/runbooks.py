@@ -79,12 +79,14 @@ class StatesLoaded(Message):
     """Fresh step states of a runbook (and the output tail of the shown step)."""
 
     def __init__(self, runbook_id: str, states: dict[tuple[str, str], StepState],
-                 output: StepOutput | None, step_id: str | None) -> None:
+                 output: StepOutput | None, step_id: str | None,
+                 verify_output: StepOutput | None = None) -> None:
         super().__init__()
         self.runbook_id = runbook_id
         self.states = states
         self.output = output
         self.step_id = step_id
+        self.verify_output = verify_output
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StatesLoaded) and message.runbook_id == self.runbook_id
@@ -128,6 +130,7 @@ class RunbookScreen(Screen[None]):
         self.runbook: Runbook | None = None
         self.step: Step | None = None
         self.output: StepOutput | None = None
+        self.verify_output: StepOutput | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Runbooks: loading the library…", style="bold"), id="rb-head")
@@ -228,6 +231,7 @@ class RunbookScreen(Screen[None]):
         assert rb is not None
         if self.step is not step:
             self.output = None
+            self.verify_output = None
         self.step = step
         t = Text()
         t.append(one_line(step.title, 200) + "\n", style="bold")
@@ -238,6 +242,8 @@ class RunbookScreen(Screen[None]):
                           "bold white on red"))
         if step.verify is not None:
             flags.append(("verify gate", "bold cyan"))
+        if step.repeatable:
+            flags.append(("repeatable: x runs it again", "cyan"))
         if step.rollback is not None:
             flags.append(("has rollback", "magenta"))
         if step.command is not None:
@@ -273,29 +279,23 @@ class RunbookScreen(Screen[None]):
                 t.append(f"  rollback {st.rollback.replace('_', ' ')}", style="magenta")
         t.append("\n\n")
         t.append(reflow(clean(step.guidance or "", keep_newlines=True)) + "\n")
+        params = self.params(rb)
         if step.command is not None:
             t.append("\nCommand as it will run:\n", style="bold")
-            params = self.params(rb)
-            missing = [p.name for p in rb.missing_params(params, step)]
-            if missing:
-                t.append(clean(preview(step.command), keep_newlines=True) + "\n", style="cyan")
-                t.append("asked for when run: " + ", ".join(missing) + "\n", style="yellow")
-            else:
-                try:
-                    rendered = rb.render(step, params)
-                    shown = self.session.runbooks.redact(rendered.describe())
-                    t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
-                    if rendered.env_names:
-                        t.append("environment: " + ", ".join(rendered.env_names) + "\n",
-                                 style="dim")
-                except ParamError as e:
-                    t.append(f"cannot render: {one_line(str(e), 200)}\n", style="red")
+            self._command_text(t, rb, step, step.command, params)
         if step.verify is not None:
             v = step.verify
-            what = f"service {v.probe} is OK" if v.probe else "its command passes"
-            t.append(f"\nVerify before confirming: {what}\n", style="cyan")
+            what = f"service {v.probe} is OK" if v.probe else "its command passes:"
+            t.append(f"\nVerify before confirming: {what}\n", style="bold")
+            if v.command is not None:
+                self._command_text(t, rb, v, v.command, params)
+            if st is not None and st.verify is not None and st.verify_detail:
+                t.append(f"last verify: {one_line(st.verify_detail, 200)}\n",
+                         style="green" if st.verify else "bold red")
         if step.rollback is not None:
-            t.append(f"\nRollback: {one_line(step.rollback.title, 200)}\n", style="magenta")
+            t.append(f"\nRollback: {one_line(step.rollback.title, 200)}\n", style="bold")
+            if step.rollback.command is not None:
+                self._command_text(t, rb, step.rollback, step.rollback.command, params)
         out = self.output
         if out is not None:
             t.append(f"\nOutput ({out.size:,} bytes; whole file: {one_line(out.path, 200)}",
@@ -304,8 +304,36 @@ class RunbookScreen(Screen[None]):
                 t.append(f", sha256 {out.sha256[:12]}…", style="bold")
             t.append("):\n", style="bold")
             t.append("\n".join(out.tail.splitlines()[-60:]) + "\n")
+        vout = self.verify_output
+        if vout is not None:
+            t.append(f"\nVerify output ({vout.size:,} bytes; whole file: "
+                     f"{one_line(vout.path, 200)}):\n", style="bold")
+            t.append("\n".join(vout.tail.splitlines()[-30:]) + "\n")
         self.query_one("#rb-step-text", Static).update(t)
         self.query_one("#rb-step").border_title = Text(f"Step {one_line(step.id, 40)}")
+
+    def _command_text(self, t: Text, rb: Runbook, target: Any, spec: Any,
+                      params: Mapping[str, Any]) -> None:
+        """The command of a step, verify or rollback as it will run (or its template and
+        what is still to be asked), appended to ``t``."""
+        missing = [p.name for p in rb.missing_params(params, target)]
+        if missing:
+            t.append(clean(preview(spec), keep_newlines=True) + "\n", style="cyan")
+            t.append("asked for when run: " + ", ".join(missing) + "\n", style="yellow")
+            return
+        try:
+            rendered = rb.render(target, params)
+        except ParamError as e:
+            t.append(f"cannot render: {one_line(str(e), 200)}\n", style="red")
+            return
+        shown = self.session.runbooks.redact(rendered.describe())
+        t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
+        extra = [f"timeout {format_duration(rendered.timeout)}"]
+        if rendered.cwd:
+            extra.append(f"cwd {one_line(self.session.runbooks.redact(rendered.cwd), 80)}")
+        if rendered.env_names:
+            extra.append("environment: " + ", ".join(rendered.env_names))
+        t.append("  ".join(extra) + "\n", style="dim")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.disabled or event.option.id is None:
@@ -343,13 +371,14 @@ class RunbookScreen(Screen[None]):
           description="reading the step states")
     def _load_states(self, runbook_id: str, step: Step | None) -> None:
         states = self.session.runbooks.states(runbook_id)
-        output = None
+        output = verify_output = None
         if step is not None:
             st = states.get((runbook_id, step.id))
             if st is not None:
                 output = self.session.runbooks.output(st)
+                verify_output = self.session.runbooks.output(st, "verify")
         self.post_message(StatesLoaded(runbook_id, states, output,
-                                       step.id if step else None))
+                                       step.id if step else None, verify_output))
 
     def on_states_loaded(self, message: StatesLoaded) -> None:
         rb = self.runbook
@@ -365,8 +394,10 @@ class RunbookScreen(Screen[None]):
                     steps.replace_option_prompt_at_index(
                         i, step_line(rb.step(opt.id), self._state_word(rb.id, opt.id)))
         if self.step is not None and message.step_id == self.step.id:
-            if changed or message.output != self.output:
+            if (changed or message.output != self.output
+                    or message.verify_output != self.verify_output):
                 self.output = message.output
+                self.verify_output = message.verify_output
                 self._show_step(self.step)
         elif changed and self.step is not None:
             self._show_step(self.step)
@@ -392,15 +423,20 @@ class RunbookScreen(Screen[None]):
                             exit_on_error=False)
 
     def on_step_done(self, message: StepDone) -> None:
+        from .command import CommandForm, CommandShown
+
         r = message.result
-        if r.dry_run is not None:
+        if r.dry_run is not None and message.what == "dry run":
             d = r.dry_run
-            msg = (f"argv: {d.display()}\ncwd: {d.cwd or '(current)'}\n"
-                   f"env: {', '.join(d.env_names) or '(base only)'}\n"
-                   f"timeout: {format_duration(d.timeout)}")
-            self.notify(msg, title="Dry run: nothing was run", timeout=15)
+            shown = CommandShown.of(d, self.session.runbooks.redact)
+            self.app.push_screen(CommandForm(
+                "Dry run: nothing was run",
+                f"{one_line(d.runbook, 40)}/{one_line(d.step, 40)} would run exactly this "
+                "(the dry run is journaled):", shown, view_only=True))
         elif r.warning:
             self.notify(r.message, severity="warning", timeout=10)
+        elif r.dry_run is not None:  # a rehearsal: what a real incident would have run
+            self.notify(f"{r.message}\n{r.dry_run.display()}", timeout=8)
         self.refresh_states()
 
     def _with_params(self, rb: Runbook, target: Any, then: Callable[[dict[str, Any]], None]
@@ -420,25 +456,26 @@ class RunbookScreen(Screen[None]):
 
         self.app.push_screen(ParamForm(missing), done)
 
-    def _with_token(self, rb: Runbook, step: Step, params: Mapping[str, Any], target: Any,
-                    then: Callable[[str | None], None]) -> None:
-        """Ask for the confirmation token of a destructive step or rollback (``target``)."""
-        from .forms import PromptForm
+    def _show_command(self, title: str, intro: str, rb: Runbook, target: Any,
+                      params: Mapping[str, Any], token: str | None,
+                      then: Callable[[str | None], None], ok: str = "Run") -> None:
+        """Show the exact command ``target`` (a step, its rollback or its verify) will run,
+        then run it on enter (after the typed ``token`` of a destructive one)."""
+        from .command import CommandForm, CommandShown
 
-        token = confirmation_for(rb, target, params)
-        if not token:
-            then(None)
+        try:
+            rendered = rb.render(target, params)
+        except ParamError as e:
+            self.notify(f"Cannot render the command: {one_line(str(e), 200)}",
+                        severity="error", timeout=8)
             return
+        shown = CommandShown.of(rendered, self.session.runbooks.redact)
 
         def done(v: dict[str, Any] | None) -> None:
-            if v:
-                then(v["text"])
+            if v is not None:
+                then(v.get("text"))
 
-        what = "the rollback of" if target is not step else ""
-        self.app.push_screen(PromptForm(
-            f"DESTRUCTIVE: {what} {step.title}".replace("  ", " "),
-            f"This step changes production. Type '{token}' to run it exactly as shown.",
-            expect=token, placeholder=token), done)
+        self.app.push_screen(CommandForm(title, intro, shown, expect=token, ok=ok), done)
 
     def _can_execute(self) -> bool:
         caps = self.session.capabilities
@@ -452,10 +489,23 @@ class RunbookScreen(Screen[None]):
             return
         rb, step, st = sel
         steps = self.session.runbooks
+        asked = bool(rb.missing_params(self.params(rb), step))
 
         def go(params: dict[str, Any]) -> None:
-            self._with_token(rb, step, params, step, lambda token: self._run(
-                "execute", lambda: steps.execute(rb, step, params, token, st)))
+            def run(token: str | None) -> None:
+                self._run("execute", lambda: steps.execute(rb, step, params, token, st))
+
+            token = confirmation_for(rb, step, params)
+            if token:
+                self._show_command(f"DESTRUCTIVE: {step.title}",
+                                   "This step changes production. It runs exactly this:",
+                                   rb, step, params, token, run)
+            elif asked:  # the values were just typed: the command shown had placeholders
+                self._show_command(f"Execute: {step.title}",
+                                   "With the values you gave, it runs exactly this:",
+                                   rb, step, params, None, run)
+            else:  # the step view shows the exact command
+                run(None)
 
         self._with_params(rb, step, go)
 
@@ -469,12 +519,23 @@ class RunbookScreen(Screen[None]):
             self.notify(why, severity="warning", timeout=6)
             return
         steps = self.session.runbooks
+        back = step.rollback
+        assert back is not None
 
         def go(params: dict[str, Any]) -> None:
-            self._with_token(rb, step, params, step.rollback, lambda token: self._run(
-                "roll back", lambda: steps.rollback(rb, step, params, token)))
+            def run(token: str | None) -> None:
+                self._run("roll back", lambda: steps.rollback(rb, step, params, token))
 
-        self._with_params(rb, step.rollback, go)
+            if back.command is None:
+                run(None)
+                return
+            token = confirmation_for(rb, back, params)
+            intro = (("DESTRUCTIVE: the rollback changes production. " if token else "")
+                     + f"Roll back ({one_line(back.title, 80)}): it runs exactly this:")
+            self._show_command(f"Roll back: {step.title}", intro, rb, back, params, token, run,
+                               ok="Roll back")
+
+        self._with_params(rb, back, go)
 
     def action_verify(self) -> None:
         sel = self._selected()
@@ -489,8 +550,14 @@ class RunbookScreen(Screen[None]):
         if v.probe:
             self._run("verify", lambda: steps.verify(rb, step, {}, st))
             return
-        self._with_params(rb, v, lambda params: self._run(
-            "verify", lambda: steps.verify(rb, step, params, st)))
+        def go(params: dict[str, Any]) -> None:
+            self._show_command(
+                f"Verify: {step.title}", "The verify runs exactly this (its output is saved "
+                "and shown in the step):", rb, v, params, None,
+                lambda _token: self._run("verify", lambda: steps.verify(rb, step, params, st)),
+                ok="Run verify")
+
+        self._with_params(rb, v, go)
 
     def action_confirm(self) -> None:
         sel = self._selected()

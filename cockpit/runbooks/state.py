@@ -126,6 +126,7 @@ class StepState:
     output: Output | None = None
     verify: bool | None = None
     verify_detail: str = ""
+    verify_output: Output | None = None  # of the last verify command of this attempt
     overridden: str | None = None  # the typed override reason
     reason: str = ""  # of skip / mark failed / retry
     by: str = ""  # author of the last operator transition
@@ -195,6 +196,7 @@ def _fold_one(st: StepState, e: EntryLike) -> StepState:
         if a > st.attempt:  # a new attempt: facts of the old one are cleared
             st = replace(st, attempt=a, exit_code=None, signal="", timed_out=False,
                          duration=None, output=None, verify=None, verify_detail="",
+                         verify_output=None,
                          overridden=None, reason="", finished_ts=None, started_ts=None,
                          supervisor_pid=0, rollback="", rollback_run="", rollback_pid=0,
                          rollback_output=None)
@@ -212,6 +214,8 @@ def _fold_one(st: StepState, e: EntryLike) -> StepState:
             return replace(st, rollback_output=_output(d))
         if d.get("run_kind", "step") == "step":
             return replace(st, output=_output(d))
+        if d.get("run_kind") == "verify":
+            return replace(st, verify_output=_output(d))
         return st
     if k == "step.succeeded" and st.state in (RUNNING, IN_DOUBT):
         return _result(st, e, d, SUCCEEDED)

@@ -81,11 +81,15 @@ class LiveSteps:
         return S.step_states(steps_only, runbook_id,
                              alive=alive_checker(self.session.state_dir, iid))
 
-    def output(self, state: StepState) -> StepOutput | None:
+    def output(self, state: StepState, kind: str = "step") -> StepOutput | None:
         iid = self.session.incident_id
         if iid is None:
             return None
-        rel = state.output.path if state.output is not None else (
+        saved = {"step": state.output, "verify": state.verify_output,
+                 "rollback": state.rollback_output}.get(kind)
+        if saved is None and kind != "step":
+            return None
+        rel = saved.path if saved is not None else (
             f"outputs/{state.run}.out" if state.run else None)
         if not rel:
             return None
@@ -94,10 +98,10 @@ class LiveSteps:
         # run that did not know it, never shows it
         data, _ = mask_bytes(tail_bytes(path, OUTPUT_TAIL), self.held_secrets())
         try:
-            size = state.output.bytes if state.output is not None else path.stat().st_size
+            size = saved.bytes if saved is not None else path.stat().st_size
         except OSError:
             size = 0
-        sha = state.output.sha256 if state.output is not None else ""
+        sha = saved.sha256 if saved is not None else ""
         return StepOutput(rel, size, sha, display_tail(data))
 
     def redact(self, text: str) -> str:
@@ -201,7 +205,7 @@ class DemoSteps:
     def redact(self, text: str) -> str:
         return text  # the demo holds no secret
 
-    def output(self, state: StepState) -> StepOutput | None:
+    def output(self, state: StepState, kind: str = "step") -> StepOutput | None:
         return None
 
     def _nothing(self) -> StepResult:
