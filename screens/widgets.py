@@ -213,8 +213,16 @@ class HealthPane(Vertical, can_focus=True):
         return list(self._rows.values())
 
     def show(self, healths: Sequence[ServiceHealth], now: float) -> None:
+        # Failing services first (DOWN, WARN, STALE, UNKNOWN, then OK; the configured order
+        # within a level): with many services the pane scrolls inside its maximum height
+        # and what is failing is on top.
+        healths = sorted(healths, key=lambda h: -h.status.severity)
         want = [h.service for h in healths]
         if list(self._rows) != want:
+            rows = self.rows()
+            # the selection stays on its service once shown (the first frame selects the top)
+            keep = (rows[self.selected].service_id if 0 <= self.selected < len(rows)
+                    and rows[self.selected].health is not None else None)
             old = self._rows
             self._rows = {sid: old.get(sid) or ServiceRow(sid) for sid in want}
             for sid, row in old.items():
@@ -223,6 +231,11 @@ class HealthPane(Vertical, can_focus=True):
             new = [row for sid, row in self._rows.items() if sid not in old]
             if new:
                 self.mount_all(new)
+            for i, row in enumerate(self._rows.values()):  # the DOM in display order
+                if row in self.children and self.children.index(row) != i:
+                    self.move_child(row, before=i)
+            if keep in self._rows:  # the selection stays on its service
+                self.selected = list(self._rows).index(keep)
         for h in healths:
             self._rows[h.service].show(h, now)
         self._mark()
@@ -244,6 +257,9 @@ class HealthPane(Vertical, can_focus=True):
 
     def watch_selected(self) -> None:
         self._mark()
+        rows = self.rows()
+        if 0 <= self.selected < len(rows) and rows[self.selected].is_mounted:
+            self.scroll_to_widget(rows[self.selected], animate=False)
 
     def on_focus(self) -> None:
         self.call_after_refresh(self._mark)
