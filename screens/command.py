@@ -43,11 +43,10 @@ class CommandShown:
     def of(cls, cmd: Any, redact: Callable[[str], str] = lambda s: s) -> CommandShown:
         """From a ``RenderedCommand`` (before it runs) or a ``launch.DryRun``."""
         remote = getattr(cmd, "remote", None)
-        inner = tuple(getattr(cmd, "inner", ()) or ())
-        argv = tuple(cmd.argv)
         return cls(
             where=f"{redact(remote)} (over ssh)" if remote else "this machine",
-            argv=tuple(redact(a) for a in (inner if remote and inner else argv)),
+            # the exact argv, ssh wrapper included (a remote step's variables travel in it)
+            argv=tuple(redact(a) for a in cmd.argv),
             script=redact(cmd.script) if getattr(cmd, "script", None) is not None else None,
             cwd=redact(cmd.cwd) if cmd.cwd else WORK_DIR,
             env_names=tuple(cmd.env_names),
@@ -58,17 +57,23 @@ class CommandShown:
         t = Table.grid(padding=(0, 1))
         t.add_column(style="bold", no_wrap=True)
         t.add_column(overflow="fold")
+        # the short facts first: a long command scrolls below them, they stay in view
         t.add_row("Runs on", Text(clean(self.where)))
-        if self.script is not None:
+        t.add_row("Directory", Text(clean(self.cwd)))
+        if self.env_names:
+            env = ", ".join(self.env_names) + " (names only)"
+        elif self.where.endswith("(over ssh)"):
+            env = "the remote login's, and any env NAME=value in the command below"
+        else:
+            env = "(the fixed base set only)"
+        t.add_row("Environment", Text(env))
+        t.add_row("Timeout", Text(format_duration(self.timeout)))
+        if self.script is not None and not self.where.endswith("(over ssh)"):
             t.add_row("Shell", Text("/bin/sh -c, this script:"))
             t.add_row("", Text(clean(self.script.strip("\n"), keep_newlines=True),
                                style="bold"))
         else:
             t.add_row("Command", Text(clean(shlex.join(self.argv)), style="bold"))
-        t.add_row("Directory", Text(clean(self.cwd)))
-        t.add_row("Environment", Text(", ".join(self.env_names) + " (names only)"
-                                      if self.env_names else "(the fixed base set only)"))
-        t.add_row("Timeout", Text(format_duration(self.timeout)))
         return t
 
 
@@ -78,7 +83,9 @@ class CommandForm(Form):
 
     DEFAULT_CSS = Form.DEFAULT_CSS + """
     CommandForm #cmd { height: auto; max-height: 12; border: round $panel-lighten-2; }
-    CommandForm #cmd-token { margin-bottom: 0; }
+    CommandForm Horizontal.buttons { margin-top: 0; }
+    CommandForm #cmd:focus { border: round $accent; }
+    CommandForm #text { margin-bottom: 0; }
     """
 
     def __init__(self, title: str, intro: str, shown: CommandShown, *,
@@ -101,12 +108,12 @@ class CommandForm(Form):
         with Vertical() as v:
             v.border_title = Text(one_line(self.title_text, 70))  # data: never markup
             yield Static(Text(self.intro, style="bold"), id="cmd-intro")
-            with VerticalScroll(id="cmd", can_focus=False):
+            with VerticalScroll(id="cmd"):  # focusable: a long command scrolls by keys
                 yield Static(self.shown.table(), id="cmd-text")
             if self.expect:
                 yield Static(Text(f"Type '{one_line(self.expect, 40)}' to run it exactly as "
                                   "shown:"), id="cmd-ask")
-                yield Input(id="text", compact=True)
+                yield Input(id="text")  # with its border: visible in any terminal
             if self.view_only:
                 yield Static(classes="error")
                 with Horizontal(classes="buttons"):
@@ -147,7 +154,7 @@ class CommandForm(Form):
         """The plain text of the command view (tests)."""
         from rich.console import Console
 
-        console = Console(width=200, no_color=True)
+        console = Console(width=200, color_system=None, force_terminal=False)
         with console.capture() as cap:
             console.print(self.shown.table())
         return cap.get()
