@@ -50,7 +50,7 @@ LABEL_STYLE = {
 }
 SHORT_LABEL = {"observation": "obs", "decision": "decide", "communication": "comms",
                "declared": "DECLARE", "unreadable": "INVALID"}
-BANNER_STYLE = {BannerLevel.ERROR: "bold white on red", BannerLevel.WARNING: "bold black on yellow",
+BANNER_STYLE = {BannerLevel.ERROR: "bold black on red", BannerLevel.WARNING: "bold black on yellow",
                 BannerLevel.INFO: "bold black on green"}
 # Refusals the engineer can act on: a warning toast, not an error.
 USER_ERRORS = (IncidentError, StepError, ParamError)
@@ -149,7 +149,7 @@ def log_line(e: Any, mark: str = "") -> Text:
     label, text = describe(e)
     t = Text(no_wrap=True)
     if mark:
-        t.append(mark, style="bold white on red" if mark.startswith("UNSAVED") else "italic dim")
+        t.append(mark, style="bold black on red" if mark.startswith("UNSAVED") else "italic dim")
     t.append(time.strftime("%H:%M ", time.gmtime(e.ts)), style="dim")
     short = SHORT_LABEL.get(label, label)[:7]
     t.append(f"{one_line(short, 7):<7} ", style=LABEL_STYLE.get(label, ""))
@@ -171,6 +171,9 @@ class CockpitApp(App[int]):
     def __init__(self, session: Session, *, keymap: Mapping[str, str] | None = None,
                  tick: float = 1.0) -> None:
         super().__init__()
+        from .theme import apply_theme
+
+        apply_theme(self)  # legible in colour and under NO_COLOR (B6, M11)
         self.session = session
         self.simulated = session.kind != SessionKind.LIVE
         self.keymap: dict[str, str] = dict(keymap or {})

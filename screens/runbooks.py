@@ -147,6 +147,23 @@ class RunbookScreen(Screen[None]):
             yield view
         yield CockpitFooter()
 
+    def on_descendant_focus(self, event: object) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self, event: object) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        """The focused pane says so in words too (M11: never by border colour alone)."""
+        for wid in ("#rb-list", "#rb-steps", "#rb-step"):
+            w = self.query_one(wid)
+            title = w.border_title
+            plain = (title.plain if isinstance(title, Text) else str(title or "")).removeprefix(
+                "▶ ")
+            want = f"▶ {plain}" if w.has_focus else plain
+            if (title.plain if isinstance(title, Text) else str(title or "")) != want:
+                w.border_title = Text(want)  # data (a runbook title): never markup
+
     def on_mount(self) -> None:
         self.query_one("#rb-list", OptionList).focus()
         self._load_library()
@@ -207,6 +224,7 @@ class RunbookScreen(Screen[None]):
                                         disabled=True))
             steps.add_option(Option(step_line(st, self._state_word(rb.id, st.id)), id=st.id))
         steps.border_title = Text(f"Steps: {one_line(rb.title, 60)}")  # a Text: never markup
+        self._mark_focus()
         first = next((i for i in range(steps.option_count)
                       if not steps.get_option_at_index(i).disabled), None)
         if first is not None:
@@ -239,7 +257,7 @@ class RunbookScreen(Screen[None]):
         if step.destructive:
             token = rb.confirmation_token(step, self.params(rb))
             flags.append((f"DESTRUCTIVE: type '{one_line(token or '', 40)}' to run",
-                          "bold white on red"))
+                          "bold black on red"))
         if step.verify is not None:
             flags.append(("verify gate", "bold cyan"))
         if step.repeatable:
@@ -311,6 +329,7 @@ class RunbookScreen(Screen[None]):
             t.append("\n".join(vout.tail.splitlines()[-30:]) + "\n")
         self.query_one("#rb-step-text", Static).update(t)
         self.query_one("#rb-step").border_title = Text(f"Step {one_line(step.id, 40)}")
+        self._mark_focus()
 
     def _command_text(self, t: Text, rb: Runbook, target: Any, spec: Any,
                       params: Mapping[str, Any]) -> None:

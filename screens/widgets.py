@@ -27,16 +27,16 @@ from .keys import bindings
 STATUS_STYLE = {
     Status.OK: "bold green",
     Status.WARN: "bold yellow",
-    Status.FAIL: "bold white on red",
+    Status.FAIL: "bold black on red",
     Status.STALE: "bold magenta",
     Status.UNKNOWN: "dim",
 }
 LEVEL_STYLE = {
-    Level.OK: "green",
+    Level.OK: "#5fd75f",  # a hex colour: a bare "green" is CSS #008000 (3.65:1, B6)
     Level.AMBER: "bold yellow",
     Level.RED: "bold red",
-    Level.BREACHED: "bold white on red",
-    Level.MET: "green",
+    Level.BREACHED: "bold black on red",
+    Level.MET: "#5fd75f",
     Level.MISSED: "bold red",
     Level.IDLE: "dim",
 }
@@ -158,7 +158,7 @@ class ServiceRow(Horizontal):
     ServiceRow > .main { width: 1fr; }
     ServiceRow > .spark { width: 13; color: $text-muted; }
     ServiceRow > .age { width: 9; text-align: right; color: $text-muted; }
-    ServiceRow.-selected { background: $boost; }
+    ServiceRow.-selected { background: $boost; text-style: reverse; }  /* not colour alone */
     """
 
     def __init__(self, service_id: str) -> None:
@@ -339,7 +339,7 @@ class ClockPane(Vertical, can_focus=True):
         t = Text(no_wrap=True, overflow="ellipsis")
         # validated on read (cockpit.journal.validate); escaped all the same
         t.append(f" {one_line(incident.severity, 4)} ",
-                 style="bold white on red" if incident.severity in ("P0", "P1") else "bold")
+                 style="bold black on red" if incident.severity in ("P0", "P1") else "bold")
         t.append(f" {one_line(incident.status, 12).upper()} ", style="bold")
         for role, short in (("commander", "IC"), ("communications", "comms"), ("scribe", "scribe")):
             who = incident.role(role)
