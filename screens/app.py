@@ -49,7 +49,14 @@ LABEL_STYLE = {
     "role": "yellow", "health": "dim", "unreadable": "bold red",
 }
 SHORT_LABEL = {"observation": "obs", "decision": "decide", "communication": "comms",
-               "declared": "DECLARE", "unreadable": "INVALID"}
+               "declared": "DECLARE", "unreadable": "INVALID",
+               # step kinds in 7 columns, never cut mid-word (POLISH 6)
+               "verify_passed": "verify+", "verify_failed": "VERIFY!", "overridden": "forced",
+               "rolled_back": "undone", "rollback_started": "undoing",
+               "rollback_failed": "UNDO!", "succeeded": "ran ok", "failed_marked": "FAILED",
+               "confirmed": "done", "dry_run": "dry-run", "claimed": "claimed",
+               "started": "started", "failed": "FAILED", "skipped": "skipped",
+               "retry": "retry", "output": "output"}
 BANNER_STYLE = {BannerLevel.ERROR: "bold black on red", BannerLevel.WARNING: "bold black on yellow",
                 BannerLevel.INFO: "bold black on green"}
 # Refusals the engineer can act on: a warning toast, not an error.
@@ -289,6 +296,14 @@ class CockpitApp(App[int]):
         release_styles_caches()
         prune_watchers(self)
         return done
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: how to quit, in plain words (POLISH 1: notifications never parse markup,
+        so Textual's own "[b]ctrl+q[/b]" text showed its tags)."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(f"Press {key} to quit the cockpit.", title="Do you want to quit?")
+                return
 
     def action_help(self) -> None:
         from .forms import Form

@@ -52,7 +52,8 @@ class Form(ModalScreen[dict | None]):
     DEFAULT_CSS = FORM_CSS
     BINDINGS = bindings("form")
     TITLE = ""
-    HINT = "enter / ctrl+s: OK · escape: cancel"
+    # M9: enter submits from a text field only (on a list it toggles, on a select it opens)
+    HINT = "ctrl+s: OK (or enter in a text field) · tab: next · escape: cancel"
 
     def on_mount(self) -> None:
         box = self.query_one(Vertical)

@@ -34,13 +34,20 @@ from .widgets import CockpitFooter
 STATE_MARK = {
     "pending": ("·", "pending", "dim"),
     "running": ("▶", "running", "bold cyan"),
-    "succeeded": ("✓", "succeeded", "green"),
+    "succeeded": ("✓", "ran ok", "green"),
     "failed": ("✗", "FAILED", "bold red"),
     "confirmed": ("✔", "done", "bold green"),
     "skipped": ("↷", "skipped", "yellow"),
     "rolled_back": ("↶", "rolled back", "magenta"),
     "in_doubt": ("?", "IN DOUBT", "bold yellow"),
 }
+
+
+GLYPH_LEGEND = (
+    "Step marks: · pending   ▶ running   ✓ ran ok (confirm it: c)   ✔ done (confirmed)   "
+    "✗ FAILED (retry with a reason: T)   ↷ skipped   ↶ rolled back   ? IN DOUBT (its result "
+    "never arrived)   ! destructive (asks you to type a name)   ▶ before a pane title: the "
+    "focused pane; the highlighted row is underlined.")
 
 
 def reflow(text: str) -> str:
@@ -61,7 +68,7 @@ def step_line(step: Step, state: str = "pending") -> Text:
     mark, word, style = STATE_MARK.get(state, STATE_MARK["pending"])
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{mark} ", style=style)
-    if state in ("failed", "in_doubt"):
+    if state in ("failed", "in_doubt", "succeeded"):  # ✓ and ✔ look alike (M8): words too
         t.append(f"{word} ", style=style)
     if step.destructive:
         t.append("!", style="bold red")
@@ -379,7 +386,8 @@ class RunbookScreen(Screen[None]):
     def action_help(self) -> None:
         from .modals import HelpScreen
 
-        self.app.push_screen(HelpScreen([("Runbook navigator", self.BINDINGS)], self.keymap))
+        self.app.push_screen(HelpScreen([("Runbook navigator", self.BINDINGS)], self.keymap,
+                                        intro=GLYPH_LEGEND))
 
     # ------------------------------------------------------------------ live step states
     def refresh_states(self) -> None:

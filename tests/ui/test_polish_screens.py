@@ -1,0 +1,93 @@
+"""M8, M9, M13 and POLISH points of the ux review on the screens of part B: the step glyphs
+are explained and ✓ / ✔ carry words, form hints say what submits, the details view is
+live and in words, ctrl+c shows no markup, step kinds are not cut mid-word in the log."""
+
+from __future__ import annotations
+
+from cockpit.incident.model import SimEntry
+from cockpit.runbooks.model import Step
+from cockpit.screens.app import SHORT_LABEL, log_line
+from cockpit.screens.forms import Form
+from cockpit.screens.modals import HelpScreen, ServiceDetailScreen, metric_text
+from cockpit.screens.runbooks import GLYPH_LEGEND, STATE_MARK, step_line
+
+from .helpers import demo_app
+
+
+def test_m8_succeeded_and_done_differ_in_words():
+    st = Step(id="a", title="Check")
+    ran, done = step_line(st, "succeeded").plain, step_line(st, "confirmed").plain
+    assert "ran ok" in ran and "ran ok" not in done
+
+
+def test_polish19_help_explains_every_step_glyph():
+    for mark, _word, _style in STATE_MARK.values():
+        assert f"{mark} " in GLYPH_LEGEND, mark
+    assert "! destructive" in GLYPH_LEGEND
+
+
+async def test_polish19_navigator_help_shows_the_legend():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and app.screen.intro == GLYPH_LEGEND
+
+
+def test_m9_form_hint_does_not_promise_enter_everywhere():
+    assert not Form.HINT.startswith("enter")
+    assert "ctrl+s" in Form.HINT and "text field" in Form.HINT
+
+
+def test_polish6_step_kinds_fit_the_kind_column_uncut():
+    for kind in ("verify_passed", "verify_failed", "overridden", "rolled_back",
+                 "rollback_started", "rollback_failed", "succeeded", "failed_marked"):
+        assert len(SHORT_LABEL[kind]) <= 7, kind
+        e = SimEntry(0.0, "alice", f"step.{kind}", {"runbook": "db", "step": "x",
+                                                   "detail": "d"})
+        assert f" {SHORT_LABEL[kind]:<7} alice" in log_line(e).plain
+
+
+def test_polish7_details_in_words_not_reprs():
+    assert metric_text("simulated", True) == "yes"
+    assert metric_text("archive_failing", False) == "no"
+    assert metric_text("archive_age", None) == "none"
+    assert metric_text("uptime", 1147.6) == "19m07s" or "19m" in metric_text("uptime", 1147.6)
+    assert metric_text("lag", 0.0) == "0.0 s"
+
+
+async def test_m13_details_view_is_live():
+    app = demo_app(at=400)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        detail = app.screen
+        assert isinstance(detail, ServiceDetailScreen)
+        def shown() -> str:
+            from rich.console import Console
+
+            console = Console(width=120, color_system=None)
+            with console.capture() as cap:
+                console.print(detail.query_one("#detail-probes").render())
+            return cap.get()
+
+        before = shown()
+        app.session.clock.advance(30)
+        app.refresh_view()
+        detail.refresh_live()
+        await pilot.pause()
+        assert detail.now == app.view_state.now
+        assert before != shown()  # the probes' "observed" moved with the clock
+
+
+async def test_polish1_ctrl_c_says_how_to_quit_without_markup():
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        msgs = [n.message for n in app._notifications]
+        assert any("to quit" in m for m in msgs)
+        assert not any("[b]" in m for m in msgs)
