@@ -183,7 +183,7 @@ class RunbookScreen(Screen[None]):
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.library = message.library
-        self.ranked = self.library.library.rank(self.failing)
+        self.ranked = self.library.library.rank(self.failing, self.library.links)
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append("Runbooks", style="bold")
         if self.failing:
@@ -205,7 +205,7 @@ class RunbookScreen(Screen[None]):
         assert self.library is not None
         out = []
         for rb in self.ranked:
-            covered = self.library.library.covered(rb, self.failing)
+            covered = self.library.library.covered(rb, self.failing, self.library.links)
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(f"{rb.priority} ", style="bold" if rb.priority == "P0" else "dim")
             t.append(one_line(rb.id, 20), style="bold red" if covered else "")

@@ -22,7 +22,7 @@ thread. ``run()`` is the session's background work, awaited in a UI worker; it c
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -106,6 +106,8 @@ class StepOutput:
 class RunbookLibrary:
     library: Library
     problems: Sequence[str] = ()  # one line per problem of a runbook file
+    # service id -> runbook ids, in the order cockpit.toml lists them (ranking, coverage)
+    links: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

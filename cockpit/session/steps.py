@@ -8,6 +8,7 @@ navigator calls these in worker threads: they block on the journal and file lock
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,10 @@ class LiveSteps:
         self.dirs = dirs
 
     def library(self) -> RunbookLibrary:
-        return load_library(self.dirs)
+        lib = load_library(self.dirs)
+        links = {sid: tuple(s.runbooks) for sid, s in self.session.config.services.items()
+                 if s.runbooks}
+        return replace(lib, links=links)
 
     def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
         return runbook.param_values(given, self.session.config)
