@@ -338,7 +338,8 @@ class PromptForm(Form):
         with Vertical() as v:
             v.border_title = Text(one_line(self.title_text, 70))  # data: never markup
             yield Static(Text(self.label))
-            yield Input(placeholder=self.placeholder, id="text", compact=True)
+            # never the answer as placeholder (it would look pre-filled: POLISH 10)
+            yield Input(placeholder=self.placeholder or "type here", id="text")
             yield from self.buttons("OK")
 
     def focus_first(self) -> None:

@@ -277,7 +277,7 @@ class RunbookScreen(Screen[None]):
             flags.append(("manual step", "dim"))
         for i, (word, style) in enumerate(flags):
             if i:
-                t.append("  ")
+                t.append(" · ", style="dim")  # POLISH 9: flags never run together
             t.append(word, style=style)
         t.append("\n\n")
         st = self.states.get((rb.id, step.id))
@@ -286,11 +286,11 @@ class RunbookScreen(Screen[None]):
         t.append(f"State: {mark} {word}", style=style)
         if st is not None:
             if st.attempt:
-                t.append(f"  attempt {st.attempt}", style="dim")
+                t.append(f" · attempt {st.attempt}", style="dim")
             if st.who:
-                t.append(f"  by {one_line(st.who, 20)}", style="dim")
+                t.append(f" · by {one_line(st.who, 20)}", style="dim")
             if st.exit_code is not None:
-                t.append(f"  exit {st.exit_code}", style="dim")
+                t.append(f" · exit {st.exit_code}", style="dim")
             if st.timed_out:
                 t.append("  TIMED OUT", style="bold red")
             if st.verify is not None:
@@ -344,7 +344,10 @@ class RunbookScreen(Screen[None]):
         what is still to be asked), appended to ``t``."""
         missing = [p.name for p in rb.missing_params(params, target)]
         if missing:
-            t.append(clean(preview(spec), keep_newlines=True) + "\n", style="cyan")
+            secret = {p.name for p in rb.params if p.secret}
+            known = {k: v for k, v in params.items() if k not in secret}
+            shown = self.session.runbooks.redact(preview(spec, known))
+            t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
             t.append("asked for when run: " + ", ".join(missing) + "\n", style="yellow")
             return
         try:
@@ -594,13 +597,19 @@ class RunbookScreen(Screen[None]):
         self._run("confirm", lambda: self.session.runbooks.confirm(rb, step, st))
 
     def _reasoned(self, title: str, label: str,
-                  fn: Callable[[Step, StepState, str], StepResult]) -> None:
+                  fn: Callable[[Step, StepState, str], StepResult],
+                  allowed: tuple[str, ...] | None = None) -> None:
         from .forms import PromptForm
 
         sel = self._selected()
         if sel is None or not self._can_execute():
             return
         _rb, step, st = sel
+        if allowed is not None and st.state not in allowed:  # POLISH 16: refuse first
+            word = STATE_MARK.get(st.state, STATE_MARK["pending"])[1]
+            self.notify(f"{title}: not possible, the step is {word}.", severity="warning",
+                        timeout=6)
+            return
 
         def done(v: dict[str, Any] | None) -> None:
             if v:
@@ -621,7 +630,8 @@ class RunbookScreen(Screen[None]):
 
     def action_retry(self) -> None:
         self._reasoned("Retry", "Why run it again? (a step in doubt may have half-run)",
-                       self.session.runbooks.retry)
+                       self.session.runbooks.retry,
+                       allowed=("in_doubt", "failed", "rolled_back"))
 
     def action_dry_run(self) -> None:
         rb, step = self.runbook, self.step

@@ -91,3 +91,29 @@ async def test_polish1_ctrl_c_says_how_to_quit_without_markup():
         msgs = [n.message for n in app._notifications]
         assert any("to quit" in m for m in msgs)
         assert not any("[b]" in m for m in msgs)
+
+
+def test_m7_preview_fills_in_known_values():
+    from cockpit.runbooks.model import CommandSpec
+    from cockpit.runbooks.template import preview
+
+    spec = CommandSpec(argv=("curl", "http://{host}:{web_port}/{target_name}"), timeout=10.0)
+    text = preview(spec, {"host": "127.0.0.1", "web_port": 38457})
+    assert "127.0.0.1:38457/<target_name>" in text
+
+
+async def test_polish16_retry_refused_before_asking_a_reason():
+    from cockpit.screens.forms import PromptForm
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        nav = app.screen
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if nav.step is not None:
+                break
+        await pilot.press("T")  # a pending step: nothing to retry
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptForm)
+        assert any("Retry: not possible" in n.message for n in app._notifications)
