@@ -466,7 +466,7 @@ class RunbookScreen(Screen[None]):
         elif r.warning:
             self.notify(r.message, severity="warning", timeout=10)
         elif r.dry_run is not None:  # a rehearsal: what a real incident would have run
-            self.notify(f"{r.message}\n{r.dry_run.display()}", timeout=8)
+            self.notify(f"{r.message}\n{r.dry_run.display()}", timeout=15)
         self.refresh_states()
 
     def _with_params(self, rb: Runbook, target: Any, then: Callable[[dict[str, Any]], None]
