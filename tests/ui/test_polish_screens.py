@@ -117,3 +117,15 @@ async def test_polish16_retry_refused_before_asking_a_reason():
         await pilot.pause()
         assert not isinstance(app.screen, PromptForm)
         assert any("Retry: not possible" in n.message for n in app._notifications)
+
+
+async def test_polish12_quit_is_visible_at_80_columns_with_the_log_focused():
+    from textual.widgets._footer import FooterKey
+
+    app = demo_app(at=400)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")  # the log: its keys come first in the footer
+        await pilot.pause()
+        await pilot.pause()
+        keys = [k for k in app.screen.query(FooterKey) if k.action in ("quit", "app.quit")]
+        assert keys and keys[0].region.right <= 80 and keys[0].region.width > 0
