@@ -297,6 +297,11 @@ class CockpitApp(App[int]):
         prune_watchers(self)
         return done
 
+    def get_driver_class(self) -> Any:
+        from .driver import quiet_mouse
+
+        return quiet_mouse(super().get_driver_class())  # no any-motion mouse (POLISH 18)
+
     def action_help_quit(self) -> None:
         """ctrl+c: how to quit, in plain words (POLISH 1: notifications never parse markup,
         so Textual's own "[b]ctrl+q[/b]" text showed its tags)."""

@@ -129,3 +129,22 @@ async def test_polish12_quit_is_visible_at_80_columns_with_the_log_focused():
         await pilot.pause()
         keys = [k for k in app.screen.query(FooterKey) if k.action in ("quit", "app.quit")]
         assert keys and keys[0].region.right <= 80 and keys[0].region.width > 0
+
+
+def test_polish18_no_any_motion_mouse_tracking():
+    from textual.drivers.linux_driver import LinuxDriver
+
+    app = demo_app()
+    cls = app.get_driver_class()
+    assert issubclass(cls, LinuxDriver)
+    written: list[str] = []
+    driver = cls.__new__(cls)
+    driver._mouse = True
+    driver.write = written.append  # type: ignore[method-assign]
+    driver.flush = lambda: None  # type: ignore[method-assign]
+    driver._enable_mouse_support()
+    on = "".join(written)
+    assert "\x1b[?1003h" not in on and "\x1b[?1000h" in on and "\x1b[?1002h" in on
+    written.clear()
+    driver._disable_mouse_support()
+    assert "\x1b[?1003l" in "".join(written)  # whatever a previous program left on
