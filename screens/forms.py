@@ -88,6 +88,12 @@ class Form(ModalScreen[dict | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_submit()
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """An error is about what was typed: typing again clears it (POLISH 5)."""
+        for err in self.query(".error"):
+            if isinstance(err, Static):
+                err.update("")
+
     def buttons(self, ok: str) -> ComposeResult:
         yield Static(classes="error")
         with Horizontal(classes="buttons"):
@@ -270,7 +276,11 @@ class UpdateForm(Form):
     def action_copy(self) -> None:
         # OSC 52 carries the text to the terminal: never an escape sequence inside it
         self.app.copy_to_clipboard(clean(self.query_one(TextArea).text, keep_newlines=True))
-        self.app.notify("Copied to the clipboard of your terminal (OSC 52).", timeout=3)
+        # M14: said as sent, not as done: a terminal or tmux (set-clipboard off or external)
+        # may drop it without telling
+        self.app.notify("Sent to your terminal's clipboard (OSC 52). Some terminals and tmux "
+                        "settings drop it: if it is not there, select the text instead.",
+                        timeout=6)
 
     def values(self) -> dict | None:
         text = self.query_one(TextArea).text.strip()

@@ -148,3 +148,24 @@ def test_polish18_no_any_motion_mouse_tracking():
     written.clear()
     driver._disable_mouse_support()
     assert "\x1b[?1003l" in "".join(written)  # whatever a previous program left on
+
+
+async def test_polish5_an_error_clears_when_typing_again():
+    from textual.widgets import Input, Static
+
+    from cockpit.screens.forms import DeclareForm
+
+    app = demo_app(at=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DeclareForm)
+        await pilot.press("ctrl+s")  # no title
+        await pilot.pause()
+        err = form.query_one(".error", Static)
+        assert "title" in str(err.render())
+        form.query_one("#title", Input).focus()
+        await pilot.press("x")
+        await pilot.pause()
+        assert str(err.render()).strip() == ""
