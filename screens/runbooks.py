@@ -114,7 +114,7 @@ class RunbookScreen(Screen[None]):
     RunbookScreen { layout: vertical; }
     RunbookScreen #rb-head { height: 1; background: $panel; padding: 0 1; }
     RunbookScreen #rb-body { height: 1fr; }
-    RunbookScreen #rb-left { width: 40%; min-width: 30; max-width: 56; }
+    RunbookScreen #rb-left { width: 40%; min-width: 30; max-width: 72; }
     RunbookScreen OptionList { text-wrap: nowrap; text-overflow: ellipsis; }
     RunbookScreen #rb-list { height: auto; max-height: 9; border: round $panel-lighten-2; }
     RunbookScreen #rb-steps { height: 1fr; border: round $panel-lighten-2; }
@@ -291,17 +291,20 @@ class RunbookScreen(Screen[None]):
                 t.append(f" · by {one_line(st.who, 20)}", style="dim")
             if st.exit_code is not None:
                 t.append(f" · exit {st.exit_code}", style="dim")
+            if st.state == "running" and st.started_ts is not None:  # MISSING 12
+                elapsed = max(0.0, self.session.clock.now() - st.started_ts)
+                t.append(f" · running for {format_duration(elapsed)}", style="bold cyan")
             if st.timed_out:
-                t.append("  TIMED OUT", style="bold red")
+                t.append(" · TIMED OUT", style="bold red")
             if st.verify is not None:
-                t.append("  verify passed" if st.verify else "  verify FAILED",
+                t.append(" · verify passed" if st.verify else " · verify FAILED",
                          style="green" if st.verify else "bold red")
             if st.overridden:
-                t.append(f"  overridden: {one_line(st.overridden, 60)}", style="yellow")
+                t.append(f" · overridden: {one_line(st.overridden, 60)}", style="yellow")
             if st.reason:
-                t.append(f"  reason: {one_line(st.reason, 80)}", style="yellow")
+                t.append(f" · reason: {one_line(st.reason, 80)}", style="yellow")
             if st.rollback:
-                t.append(f"  rollback {st.rollback.replace('_', ' ')}", style="magenta")
+                t.append(f" · rollback {st.rollback.replace('_', ' ')}", style="magenta")
         t.append("\n\n")
         t.append(reflow(clean(step.guidance or "", keep_newlines=True)) + "\n")
         params = self.params(rb)
@@ -423,8 +426,10 @@ class RunbookScreen(Screen[None]):
                 if opt.id is not None and not opt.disabled:
                     steps.replace_option_prompt_at_index(
                         i, step_line(rb.step(opt.id), self._state_word(rb.id, opt.id)))
+        running = (self.step is not None and self.states.get((rb.id, self.step.id)) is not None
+                   and self.states[(rb.id, self.step.id)].state == "running")
         if self.step is not None and message.step_id == self.step.id:
-            if (changed or message.output != self.output
+            if (changed or running or message.output != self.output
                     or message.verify_output != self.verify_output):
                 self.output = message.output
                 self.verify_output = message.verify_output

@@ -43,6 +43,13 @@ destructive = false
 rollback = { title = "Undo it", command = ["rm", "-f", "{dir}/changed"], destructive = false }
 
 [[steps]]
+id = "slow"
+title = "Takes a while"
+command = ["sleep", "4"]
+timeout = "30s"
+destructive = false
+
+[[steps]]
 id = "checked"
 title = "Checked by a verify"
 command = ["true"]
@@ -251,3 +258,15 @@ def test_m7_snapshot_dry_run_view(snap_compare, tmp_path, size):
         await pilot.pause()
 
     assert snap_compare(demo_nav_app(tmp_path), terminal_size=size, run_before=run_before)
+
+
+async def test_missing12_a_running_step_shows_its_elapsed_time(tmp_path):
+    env, iid = live(tmp_path)
+    app = CockpitApp(env, tick=0.5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_until(pilot, lambda: env.incident_id == iid)
+        nav = await open_step(pilot, app, "m7", "slow")
+        await pilot.press("x")
+        assert await wait_until(pilot, lambda: "running for" in str(
+            nav.query_one("#rb-step-text").render()))
+        assert await wait_until(pilot, lambda: nav.states[("m7", "slow")].state == "succeeded")
