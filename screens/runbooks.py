@@ -386,6 +386,14 @@ class RunbookScreen(Screen[None]):
         elif event.option_list.id == "rb-steps":
             self.query_one("#rb-step").focus()
 
+    def action_move(self, delta: int) -> None:
+        """j / k: what down / up do in the focused pane (POLISH 13)."""
+        w = self.focused
+        if isinstance(w, OptionList):
+            (w.action_cursor_down if delta > 0 else w.action_cursor_up)()
+        elif w is not None and w.id == "rb-step":
+            (w.scroll_down if delta > 0 else w.scroll_up)()
+
     def action_back(self) -> None:
         self.app.pop_screen()
 

@@ -169,3 +169,20 @@ async def test_polish5_an_error_clears_when_typing_again():
         await pilot.press("x")
         await pilot.pause()
         assert str(err.render()).strip() == ""
+
+
+async def test_polish13_j_and_k_move_in_the_navigator():
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        nav = app.screen
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if nav.library is not None:
+                break
+        rb_list = nav.query_one("#rb-list")
+        assert rb_list.has_focus and rb_list.highlighted == 0
+        await pilot.press("j")
+        assert rb_list.highlighted == 1
+        await pilot.press("k")
+        assert rb_list.highlighted == 0
