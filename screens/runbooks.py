@@ -8,6 +8,7 @@ every action run in worker threads and report back as messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -417,7 +418,9 @@ class RunbookScreen(Screen[None]):
             st = states.get((runbook_id, step.id))
             if st is not None:
                 output = self.session.runbooks.output(st)
-                verify_output = self.session.runbooks.output(st, "verify")
+                if st.verify_output is not None:  # the verify's saved output (M7)
+                    verify_output = self.session.runbooks.output(
+                        replace(st, output=st.verify_output, run=""))
         self.post_message(StatesLoaded(runbook_id, states, output,
                                        step.id if step else None, verify_output))
 

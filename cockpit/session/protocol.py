@@ -137,8 +137,9 @@ class Runbooks(Protocol):
         runs may carry a value drawn from the configuration)."""
         ...
 
-    def output(self, state: StepState, kind: str = "step") -> StepOutput | None:
-        """The saved output of the state's ``kind`` run (step, verify, rollback), if any."""
+    def output(self, state: StepState) -> StepOutput | None:
+        """The saved output of ``state.output`` (or of its run). The navigator shows a
+        verify's output by passing the state with ``output=state.verify_output``."""
         ...
 
     def execute(self, runbook: Runbook, step: Step, params: Mapping[str, Any],

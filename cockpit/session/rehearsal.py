@@ -72,7 +72,7 @@ class RehearsalSteps:
     def redact(self, text: str) -> str:
         return text  # an exercise holds no secret: nothing of the configuration is read
 
-    def output(self, state: StepState, kind: str = "step") -> StepOutput | None:
+    def output(self, state: StepState) -> StepOutput | None:
         return None  # nothing ran, nothing was printed
 
     def _data(self, rb: Runbook, step: Step, attempt: int, run: str, dry: DryRun,

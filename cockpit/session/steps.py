@@ -85,14 +85,11 @@ class LiveSteps:
         return S.step_states(steps_only, runbook_id,
                              alive=alive_checker(self.session.state_dir, iid))
 
-    def output(self, state: StepState, kind: str = "step") -> StepOutput | None:
+    def output(self, state: StepState) -> StepOutput | None:
         iid = self.session.incident_id
         if iid is None:
             return None
-        saved = {"step": state.output, "verify": state.verify_output,
-                 "rollback": state.rollback_output}.get(kind)
-        if saved is None and kind != "step":
-            return None
+        saved = state.output
         rel = saved.path if saved is not None else (
             f"outputs/{state.run}.out" if state.run else None)
         if not rel:
