@@ -111,6 +111,11 @@ KEYS: tuple[KeySpec, ...] = (
             "itself)", "navigator", show=False),
     KeySpec("nav-help", "question_mark", "help", "Help", "navigator help", "navigator",
             key_display="?"),
+    # j / k move as on the main screen (POLISH 13): in the focused list or the step view
+    KeySpec("nav-down", "j", "move(1)", "Down", "next runbook or step (as down)", "navigator",
+            show=False),
+    KeySpec("nav-up", "k", "move(-1)", "Up", "previous runbook or step (as up)", "navigator",
+            show=False),
     # tabletop exercises: the facilitator's cockpit (cockpit exercise facilitate)
     KeySpec("facilitator", "t", "facilitator", "Facilitator",
             "the facilitator's screen: clock, injects, expected outcomes, marks "

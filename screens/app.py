@@ -49,8 +49,15 @@ LABEL_STYLE = {
     "role": "yellow", "health": "dim", "unreadable": "bold red",
 }
 SHORT_LABEL = {"observation": "obs", "decision": "decide", "communication": "comms",
-               "declared": "DECLARE", "unreadable": "INVALID"}
-BANNER_STYLE = {BannerLevel.ERROR: "bold white on red", BannerLevel.WARNING: "bold black on yellow",
+               "declared": "DECLARE", "unreadable": "INVALID",
+               # step kinds in 7 columns, never cut mid-word (POLISH 6)
+               "verify_passed": "verify+", "verify_failed": "VERIFY!", "overridden": "forced",
+               "rolled_back": "undone", "rollback_started": "undoing",
+               "rollback_failed": "UNDO!", "succeeded": "ran ok", "failed_marked": "FAILED",
+               "confirmed": "done", "dry_run": "dry-run", "claimed": "claimed",
+               "started": "started", "failed": "FAILED", "skipped": "skipped",
+               "retry": "retry", "output": "output"}
+BANNER_STYLE = {BannerLevel.ERROR: "bold black on red", BannerLevel.WARNING: "bold black on yellow",
                 BannerLevel.INFO: "bold black on green"}
 # Refusals the engineer can act on: a warning toast, not an error.
 USER_ERRORS = (IncidentError, StepError, ParamError)
@@ -153,7 +160,7 @@ def log_line(e: Any, mark: str = "") -> Text:
     label, text = describe(e)
     t = Text(no_wrap=True)
     if mark:
-        t.append(mark, style="bold white on red" if mark.startswith("UNSAVED") else "italic dim")
+        t.append(mark, style="bold black on red" if mark.startswith("UNSAVED") else "italic dim")
     t.append(time.strftime("%H:%M ", time.gmtime(e.ts)), style="dim")
     short = SHORT_LABEL.get(label, label)[:7]
     t.append(f"{one_line(short, 7):<7} ", style=LABEL_STYLE.get(label, ""))
@@ -175,6 +182,9 @@ class CockpitApp(App[int]):
     def __init__(self, session: Session, *, keymap: Mapping[str, str] | None = None,
                  tick: float = 1.0) -> None:
         super().__init__()
+        from .theme import apply_theme
+
+        apply_theme(self)  # legible in colour and under NO_COLOR (B6, M11)
         self.session = session
         self.simulated = session.kind != SessionKind.LIVE
         self.keymap: dict[str, str] = dict(keymap or {})
@@ -319,6 +329,19 @@ class CockpitApp(App[int]):
         release_styles_caches()
         prune_watchers(self)
         return done
+
+    def get_driver_class(self) -> Any:
+        from .driver import quiet_mouse
+
+        return quiet_mouse(super().get_driver_class())  # no any-motion mouse (POLISH 18)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: how to quit, in plain words (POLISH 1: notifications never parse markup,
+        so Textual's own "[b]ctrl+q[/b]" text showed its tags)."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(f"Press {key} to quit the cockpit.", title="Do you want to quit?")
+                return
 
     def action_help(self) -> None:
         from .forms import Form

@@ -34,7 +34,7 @@ from .widgets import Cell, TitleBar
 
 AUDIENCE = {"all": "all", "commander": "IC", "communications": "comms", "scribe": "scribe"}
 STATE_STYLE = {"met": "bold green", "late": "bold yellow", "partly": "bold yellow",
-               "missed": "bold white on red", "overdue": "bold red", "pending": "dim",
+               "missed": "bold black on red", "overdue": "bold red", "pending": "dim",
                "manual": "cyan", "not played": "dim"}
 STATE_WORD = {"met": "met", "late": "LATE", "partly": "PARTLY", "missed": "MISSED",
               "overdue": "OVERDUE", "pending": "pending", "manual": "evaluator",

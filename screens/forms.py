@@ -53,7 +53,8 @@ class Form(ModalScreen[dict | None]):
     DEFAULT_CSS = FORM_CSS
     BINDINGS = bindings("form")
     TITLE = ""
-    HINT = "enter / ctrl+s: OK · escape: cancel"
+    # M9: enter submits from a text field only (on a list it toggles, on a select it opens)
+    HINT = "ctrl+s: OK (or enter in a text field) · tab: next · escape: cancel"
 
     def on_mount(self) -> None:
         box = self.query_one(Vertical)
@@ -87,6 +88,12 @@ class Form(ModalScreen[dict | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_submit()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """An error is about what was typed: typing again clears it (POLISH 5)."""
+        for err in self.query(".error"):
+            if isinstance(err, Static):
+                err.update("")
 
     def buttons(self, ok: str) -> ComposeResult:
         yield Static(classes="error")
@@ -289,7 +296,11 @@ class UpdateForm(Form):
     def action_copy(self) -> None:
         # OSC 52 carries the text to the terminal: never an escape sequence inside it
         self.app.copy_to_clipboard(clean(self.query_one(TextArea).text, keep_newlines=True))
-        self.app.notify("Copied to the clipboard of your terminal (OSC 52).", timeout=3)
+        # M14: said as sent, not as done: a terminal or tmux (set-clipboard off or external)
+        # may drop it without telling
+        self.app.notify("Sent to your terminal's clipboard (OSC 52). Some terminals and tmux "
+                        "settings drop it: if it is not there, select the text instead.",
+                        timeout=6)
 
     def values(self) -> dict | None:
         text = self.query_one(TextArea).text.strip()
@@ -357,7 +368,8 @@ class PromptForm(Form):
         with Vertical() as v:
             v.border_title = Text(one_line(self.title_text, 70))  # data: never markup
             yield Static(Text(self.label))
-            yield Input(placeholder=self.placeholder, id="text", compact=True)
+            # never the answer as placeholder (it would look pre-filled: POLISH 10)
+            yield Input(placeholder=self.placeholder or "type here", id="text")
             yield from self.buttons("OK")
 
     def focus_first(self) -> None:

@@ -70,13 +70,59 @@ class HelpScreen(CloseableModal):
             yield Static(table)
 
 
+def metric_text(key: str, value: object) -> str:
+    """A probe figure in words (POLISH 7: never a raw repr): yes/no, none, durations and
+    sizes with their units."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        k = key.lower()
+        if k.endswith(("_bytes", "bytes")) or k in ("size", "used_memory"):
+            n = float(value)
+            for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+                if abs(n) < 1024 or unit == "TiB":
+                    return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+                n /= 1024
+        if (k.endswith(("age", "lag", "uptime", "_seconds", "_s", "delay", "exposure"))
+                or k in ("age", "lag", "uptime")):
+            return format_duration(float(value)) if value >= 1 else f"{float(value):.1f} s"
+        if isinstance(value, float):
+            return f"{value:.3g}"
+    return one_line(value, 200)
+
+
 class ServiceDetailScreen(CloseableModal):
+    """One service in full. Live (M13): redrawn every second from the app's latest view, so
+    "last answer" and "observed" never freeze at the moment it was opened."""
+
     def __init__(self, health: ServiceHealth, now: float) -> None:
         super().__init__()
         self.health = health
         self.now = now
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll() as v:
+            v.border_title = Text(f"Service: {one_line(self.health.service, 40)}")  # never markup
+            yield Static(self._head(), id="detail-head")
+            yield Static(self._probes(), id="detail-probes")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_live, name="detail-live")
+
+    def refresh_live(self) -> None:
+        view = getattr(self.app, "view_state", None)
+        if view is None:
+            return
+        h = next((x for x in view.health if x.service == self.health.service), None)
+        if h is None:
+            return
+        self.health, self.now = h, view.now
+        self.query_one("#detail-head", Static).update(self._head())
+        self.query_one("#detail-probes", Static).update(self._probes())
+
+    def _head(self) -> Text:
         h = self.health
         head = Text()
         head.append(f" {h.status.word} ", style=STATUS_STYLE[h.status])
@@ -89,24 +135,30 @@ class ServiceDetailScreen(CloseableModal):
         head.append(clean(h.summary, keep_newlines=True, limit=2000))
         if h.rpo_exposure is not None:
             head.append(f"\nRPO exposure: {format_duration(h.rpo_exposure)} of data at risk")
-        with VerticalScroll() as v:
-            v.border_title = Text(f"Service: {one_line(h.service, 40)}")  # a Text: never markup
-            yield Static(head)
-            for name, r in sorted(h.probes.items()):
-                t = Table(title=Text(f"probe {one_line(name, 40)}", style="bold"), title_justify="left",
-                          show_header=False, box=None, padding=(0, 1))
-                t.add_column(style="cyan", no_wrap=True)
-                t.add_column()
-                t.add_row("status", Text(r.status.word, style=STATUS_STYLE[r.status]))
-                t.add_row("summary", Text(one_line(r.summary, 300)))
-                t.add_row("observed", Text(time.strftime("%H:%M:%S UTC", time.gmtime(r.observed_at))))
-                if r.latency is not None:
-                    t.add_row("latency", Text(f"{r.latency * 1000:.0f} ms"))
-                for k, val in sorted(r.metrics.items()):
-                    t.add_row(Text(one_line(k, 40)), Text(one_line(val, 200)))
-                if r.error:
-                    t.add_row("last error", Text(one_line(r.error, 500), style="red"))
-                yield Static(t)
+        return head
+
+    def _probes(self) -> Table:
+        h = self.health
+        out = Table.grid()
+        out.add_column()
+        for name, r in sorted(h.probes.items()):
+            t = Table(title=Text(f"probe {one_line(name, 40)}", style="bold"), title_justify="left",
+                      show_header=False, box=None, padding=(0, 1))
+            t.add_column(style="cyan", no_wrap=True)
+            t.add_column()
+            t.add_row("status", Text(r.status.word, style=STATUS_STYLE[r.status]))
+            t.add_row("summary", Text(one_line(r.summary, 300)))
+            t.add_row("observed", Text(time.strftime("%H:%M:%S UTC", time.gmtime(r.observed_at))
+                                       + f" ({format_duration(max(0.0, self.now - r.observed_at))}"
+                                       " ago)"))
+            if r.latency is not None:
+                t.add_row("latency", Text(f"{r.latency * 1000:.0f} ms"))
+            for k, val in sorted(r.metrics.items()):
+                t.add_row(Text(one_line(k, 40).replace("_", " ")), Text(metric_text(k, val)))
+            if r.error:
+                t.add_row("last error", Text(one_line(r.error, 500), style="red"))
+            out.add_row(t)
+        return out
 
 
 class EntryScreen(CloseableModal):

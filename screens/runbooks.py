@@ -8,6 +8,7 @@ every action run in worker threads and report back as messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -34,13 +35,20 @@ from .widgets import CockpitFooter
 STATE_MARK = {
     "pending": ("·", "pending", "dim"),
     "running": ("▶", "running", "bold cyan"),
-    "succeeded": ("✓", "succeeded", "green"),
+    "succeeded": ("✓", "ran ok", "green"),
     "failed": ("✗", "FAILED", "bold red"),
     "confirmed": ("✔", "done", "bold green"),
     "skipped": ("↷", "skipped", "yellow"),
     "rolled_back": ("↶", "rolled back", "magenta"),
     "in_doubt": ("?", "IN DOUBT", "bold yellow"),
 }
+
+
+GLYPH_LEGEND = (
+    "Step marks: · pending   ▶ running   ✓ ran ok (confirm it: c)   ✔ done (confirmed)   "
+    "✗ FAILED (retry with a reason: T)   ↷ skipped   ↶ rolled back   ? IN DOUBT (its result "
+    "never arrived)   ! destructive (asks you to type a name)   ▶ before a pane title: the "
+    "focused pane; the highlighted row is underlined.")
 
 
 def reflow(text: str) -> str:
@@ -61,7 +69,7 @@ def step_line(step: Step, state: str = "pending") -> Text:
     mark, word, style = STATE_MARK.get(state, STATE_MARK["pending"])
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{mark} ", style=style)
-    if state in ("failed", "in_doubt"):
+    if state in ("failed", "in_doubt", "succeeded"):  # ✓ and ✔ look alike (M8): words too
         t.append(f"{word} ", style=style)
     if step.destructive:
         t.append("!", style="bold red")
@@ -79,12 +87,14 @@ class StatesLoaded(Message):
     """Fresh step states of a runbook (and the output tail of the shown step)."""
 
     def __init__(self, runbook_id: str, states: dict[tuple[str, str], StepState],
-                 output: StepOutput | None, step_id: str | None) -> None:
+                 output: StepOutput | None, step_id: str | None,
+                 verify_output: StepOutput | None = None) -> None:
         super().__init__()
         self.runbook_id = runbook_id
         self.states = states
         self.output = output
         self.step_id = step_id
+        self.verify_output = verify_output
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StatesLoaded) and message.runbook_id == self.runbook_id
@@ -105,7 +115,7 @@ class RunbookScreen(Screen[None]):
     RunbookScreen { layout: vertical; }
     RunbookScreen #rb-head { height: 1; background: $panel; padding: 0 1; }
     RunbookScreen #rb-body { height: 1fr; }
-    RunbookScreen #rb-left { width: 40%; min-width: 30; max-width: 56; }
+    RunbookScreen #rb-left { width: 40%; min-width: 30; max-width: 72; }
     RunbookScreen OptionList { text-wrap: nowrap; text-overflow: ellipsis; }
     RunbookScreen #rb-list { height: auto; max-height: 9; border: round $panel-lighten-2; }
     RunbookScreen #rb-steps { height: 1fr; border: round $panel-lighten-2; }
@@ -128,6 +138,7 @@ class RunbookScreen(Screen[None]):
         self.runbook: Runbook | None = None
         self.step: Step | None = None
         self.output: StepOutput | None = None
+        self.verify_output: StepOutput | None = None
 
     STEP_ACTIONS = frozenset({"execute", "dry_run", "rollback", "verify", "confirm", "skip",
                               "mark_failed", "override", "retry"})
@@ -152,6 +163,23 @@ class RunbookScreen(Screen[None]):
             yield view
         yield CockpitFooter()
 
+    def on_descendant_focus(self, event: object) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self, event: object) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        """The focused pane says so in words too (M11: never by border colour alone)."""
+        for wid in ("#rb-list", "#rb-steps", "#rb-step"):
+            w = self.query_one(wid)
+            title = w.border_title
+            plain = (title.plain if isinstance(title, Text) else str(title or "")).removeprefix(
+                "▶ ")
+            want = f"▶ {plain}" if w.has_focus else plain
+            if (title.plain if isinstance(title, Text) else str(title or "")) != want:
+                w.border_title = Text(want)  # data (a runbook title): never markup
+
     def on_mount(self) -> None:
         self.query_one("#rb-list", OptionList).focus()
         self._load_library()
@@ -164,7 +192,7 @@ class RunbookScreen(Screen[None]):
 
     def on_library_loaded(self, message: LibraryLoaded) -> None:
         self.library = message.library
-        self.ranked = self.library.library.rank(self.failing)
+        self.ranked = self.library.library.rank(self.failing, self.library.links)
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append("Runbooks", style="bold")
         if self.failing:
@@ -186,7 +214,7 @@ class RunbookScreen(Screen[None]):
         assert self.library is not None
         out = []
         for rb in self.ranked:
-            covered = self.library.library.covered(rb, self.failing)
+            covered = self.library.library.covered(rb, self.failing, self.library.links)
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(f"{rb.priority} ", style="bold" if rb.priority == "P0" else "dim")
             t.append(one_line(rb.id, 20), style="bold red" if covered else "")
@@ -212,6 +240,7 @@ class RunbookScreen(Screen[None]):
                                         disabled=True))
             steps.add_option(Option(step_line(st, self._state_word(rb.id, st.id)), id=st.id))
         steps.border_title = Text(f"Steps: {one_line(rb.title, 60)}")  # a Text: never markup
+        self._mark_focus()
         first = next((i for i in range(steps.option_count)
                       if not steps.get_option_at_index(i).disabled), None)
         if first is not None:
@@ -236,6 +265,7 @@ class RunbookScreen(Screen[None]):
         assert rb is not None
         if self.step is not step:
             self.output = None
+            self.verify_output = None
         self.step = step
         t = Text()
         t.append(one_line(step.title, 200) + "\n", style="bold")
@@ -243,9 +273,11 @@ class RunbookScreen(Screen[None]):
         if step.destructive:
             token = rb.confirmation_token(step, self.params(rb))
             flags.append((f"DESTRUCTIVE: type '{one_line(token or '', 40)}' to run",
-                          "bold white on red"))
+                          "bold black on red"))
         if step.verify is not None:
             flags.append(("verify gate", "bold cyan"))
+        if step.repeatable:
+            flags.append(("repeatable: x runs it again", "cyan"))
         if step.rollback is not None:
             flags.append(("has rollback", "magenta"))
         if step.command is not None:
@@ -254,7 +286,7 @@ class RunbookScreen(Screen[None]):
             flags.append(("manual step", "dim"))
         for i, (word, style) in enumerate(flags):
             if i:
-                t.append("  ")
+                t.append(" · ", style="dim")  # POLISH 9: flags never run together
             t.append(word, style=style)
         t.append("\n\n")
         st = self.states.get((rb.id, step.id))
@@ -263,47 +295,44 @@ class RunbookScreen(Screen[None]):
         t.append(f"State: {mark} {word}", style=style)
         if st is not None:
             if st.attempt:
-                t.append(f"  attempt {st.attempt}", style="dim")
+                t.append(f" · attempt {st.attempt}", style="dim")
             if st.who:
-                t.append(f"  by {one_line(st.who, 20)}", style="dim")
+                t.append(f" · by {one_line(st.who, 20)}", style="dim")
             if st.exit_code is not None:
-                t.append(f"  exit {st.exit_code}", style="dim")
+                t.append(f" · exit {st.exit_code}", style="dim")
+            if st.state == "running" and st.started_ts is not None:  # MISSING 12
+                elapsed = max(0.0, self.session.clock.now() - st.started_ts)
+                t.append(f" · running for {format_duration(elapsed)}", style="bold cyan")
             if st.timed_out:
-                t.append("  TIMED OUT", style="bold red")
+                t.append(" · TIMED OUT", style="bold red")
             if st.verify is not None:
-                t.append("  verify passed" if st.verify else "  verify FAILED",
+                t.append(" · verify passed" if st.verify else " · verify FAILED",
                          style="green" if st.verify else "bold red")
             if st.overridden:
-                t.append(f"  overridden: {one_line(st.overridden, 60)}", style="yellow")
+                t.append(f" · overridden: {one_line(st.overridden, 60)}", style="yellow")
             if st.reason:
-                t.append(f"  reason: {one_line(st.reason, 80)}", style="yellow")
+                t.append(f" · reason: {one_line(st.reason, 80)}", style="yellow")
             if st.rollback:
-                t.append(f"  rollback {st.rollback.replace('_', ' ')}", style="magenta")
+                t.append(f" · rollback {st.rollback.replace('_', ' ')}", style="magenta")
         t.append("\n\n")
         t.append(reflow(clean(step.guidance or "", keep_newlines=True)) + "\n")
+        params = self.params(rb)
         if step.command is not None:
             t.append("\nCommand as it will run:\n", style="bold")
-            params = self.params(rb)
-            missing = [p.name for p in rb.missing_params(params, step)]
-            if missing:
-                t.append(clean(preview(step.command), keep_newlines=True) + "\n", style="cyan")
-                t.append("asked for when run: " + ", ".join(missing) + "\n", style="yellow")
-            else:
-                try:
-                    rendered = rb.render(step, params)
-                    shown = self.session.runbooks.redact(rendered.describe())
-                    t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
-                    if rendered.env_names:
-                        t.append("environment: " + ", ".join(rendered.env_names) + "\n",
-                                 style="dim")
-                except ParamError as e:
-                    t.append(f"cannot render: {one_line(str(e), 200)}\n", style="red")
+            self._command_text(t, rb, step, step.command, params)
         if step.verify is not None:
             v = step.verify
-            what = f"service {v.probe} is OK" if v.probe else "its command passes"
-            t.append(f"\nVerify before confirming: {what}\n", style="cyan")
+            what = f"service {v.probe} is OK" if v.probe else "its command passes:"
+            t.append(f"\nVerify before confirming: {what}\n", style="bold")
+            if v.command is not None:
+                self._command_text(t, rb, v, v.command, params)
+            if st is not None and st.verify is not None and st.verify_detail:
+                t.append(f"last verify: {one_line(st.verify_detail, 200)}\n",
+                         style="green" if st.verify else "bold red")
         if step.rollback is not None:
-            t.append(f"\nRollback: {one_line(step.rollback.title, 200)}\n", style="magenta")
+            t.append(f"\nRollback: {one_line(step.rollback.title, 200)}\n", style="bold")
+            if step.rollback.command is not None:
+                self._command_text(t, rb, step.rollback, step.rollback.command, params)
         out = self.output
         if out is not None:
             t.append(f"\nOutput ({out.size:,} bytes; whole file: {one_line(out.path, 200)}",
@@ -312,8 +341,40 @@ class RunbookScreen(Screen[None]):
                 t.append(f", sha256 {out.sha256[:12]}…", style="bold")
             t.append("):\n", style="bold")
             t.append("\n".join(out.tail.splitlines()[-60:]) + "\n")
+        vout = self.verify_output
+        if vout is not None:
+            t.append(f"\nVerify output ({vout.size:,} bytes; whole file: "
+                     f"{one_line(vout.path, 200)}):\n", style="bold")
+            t.append("\n".join(vout.tail.splitlines()[-30:]) + "\n")
         self.query_one("#rb-step-text", Static).update(t)
         self.query_one("#rb-step").border_title = Text(f"Step {one_line(step.id, 40)}")
+        self._mark_focus()
+
+    def _command_text(self, t: Text, rb: Runbook, target: Any, spec: Any,
+                      params: Mapping[str, Any]) -> None:
+        """The command of a step, verify or rollback as it will run (or its template and
+        what is still to be asked), appended to ``t``."""
+        missing = [p.name for p in rb.missing_params(params, target)]
+        if missing:
+            secret = {p.name for p in rb.params if p.secret}
+            known = {k: v for k, v in params.items() if k not in secret}
+            shown = self.session.runbooks.redact(preview(spec, known))
+            t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
+            t.append("asked for when run: " + ", ".join(missing) + "\n", style="yellow")
+            return
+        try:
+            rendered = rb.render(target, params)
+        except ParamError as e:
+            t.append(f"cannot render: {one_line(str(e), 200)}\n", style="red")
+            return
+        shown = self.session.runbooks.redact(rendered.describe())
+        t.append(clean(shown, keep_newlines=True) + "\n", style="cyan")
+        extra = [f"timeout {format_duration(rendered.timeout)}"]
+        if rendered.cwd:
+            extra.append(f"cwd {one_line(self.session.runbooks.redact(rendered.cwd), 80)}")
+        if rendered.env_names:
+            extra.append("environment: " + ", ".join(rendered.env_names))
+        t.append("  ".join(extra) + "\n", style="dim")
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.disabled or event.option.id is None:
@@ -334,13 +395,22 @@ class RunbookScreen(Screen[None]):
         elif event.option_list.id == "rb-steps":
             self.query_one("#rb-step").focus()
 
+    def action_move(self, delta: int) -> None:
+        """j / k: what down / up do in the focused pane (POLISH 13)."""
+        w = self.focused
+        if isinstance(w, OptionList):
+            (w.action_cursor_down if delta > 0 else w.action_cursor_up)()
+        elif w is not None and w.id == "rb-step":
+            (w.scroll_down if delta > 0 else w.scroll_up)()
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_help(self) -> None:
         from .modals import HelpScreen
 
-        self.app.push_screen(HelpScreen([("Runbook navigator", self.BINDINGS)], self.keymap))
+        self.app.push_screen(HelpScreen([("Runbook navigator", self.BINDINGS)], self.keymap,
+                                        intro=GLYPH_LEGEND))
 
     # ------------------------------------------------------------------ live step states
     def refresh_states(self) -> None:
@@ -351,13 +421,16 @@ class RunbookScreen(Screen[None]):
           description="reading the step states")
     def _load_states(self, runbook_id: str, step: Step | None) -> None:
         states = self.session.runbooks.states(runbook_id)
-        output = None
+        output = verify_output = None
         if step is not None:
             st = states.get((runbook_id, step.id))
             if st is not None:
                 output = self.session.runbooks.output(st)
+                if st.verify_output is not None:  # the verify's saved output (M7)
+                    verify_output = self.session.runbooks.output(
+                        replace(st, output=st.verify_output, run=""))
         self.post_message(StatesLoaded(runbook_id, states, output,
-                                       step.id if step else None))
+                                       step.id if step else None, verify_output))
 
     def on_states_loaded(self, message: StatesLoaded) -> None:
         rb = self.runbook
@@ -372,9 +445,13 @@ class RunbookScreen(Screen[None]):
                 if opt.id is not None and not opt.disabled:
                     steps.replace_option_prompt_at_index(
                         i, step_line(rb.step(opt.id), self._state_word(rb.id, opt.id)))
+        running = (self.step is not None and self.states.get((rb.id, self.step.id)) is not None
+                   and self.states[(rb.id, self.step.id)].state == "running")
         if self.step is not None and message.step_id == self.step.id:
-            if changed or message.output != self.output:
+            if (changed or running or message.output != self.output
+                    or message.verify_output != self.verify_output):
                 self.output = message.output
+                self.verify_output = message.verify_output
                 self._show_step(self.step)
         elif changed and self.step is not None:
             self._show_step(self.step)
@@ -400,15 +477,20 @@ class RunbookScreen(Screen[None]):
                             exit_on_error=False)
 
     def on_step_done(self, message: StepDone) -> None:
+        from .command import CommandForm, CommandShown
+
         r = message.result
-        if r.dry_run is not None:
+        if r.dry_run is not None and message.what == "dry run":
             d = r.dry_run
-            msg = (f"argv: {d.display()}\ncwd: {d.cwd or '(current)'}\n"
-                   f"env: {', '.join(d.env_names) or '(base only)'}\n"
-                   f"timeout: {format_duration(d.timeout)}")
-            self.notify(msg, title="Dry run: nothing was run", timeout=15)
+            shown = CommandShown.of(d, self.session.runbooks.redact)
+            self.app.push_screen(CommandForm(
+                "Dry run: nothing was run",
+                f"{one_line(d.runbook, 40)}/{one_line(d.step, 40)} would run exactly this "
+                "(the dry run is journaled):", shown, view_only=True))
         elif r.warning:
             self.notify(r.message, severity="warning", timeout=10)
+        elif r.dry_run is not None:  # a rehearsal: what a real incident would have run
+            self.notify(f"{r.message}\n{r.dry_run.display()}", timeout=15)
         self.refresh_states()
 
     def _with_params(self, rb: Runbook, target: Any, then: Callable[[dict[str, Any]], None]
@@ -428,25 +510,26 @@ class RunbookScreen(Screen[None]):
 
         self.app.push_screen(ParamForm(missing), done)
 
-    def _with_token(self, rb: Runbook, step: Step, params: Mapping[str, Any], target: Any,
-                    then: Callable[[str | None], None]) -> None:
-        """Ask for the confirmation token of a destructive step or rollback (``target``)."""
-        from .forms import PromptForm
+    def _show_command(self, title: str, intro: str, rb: Runbook, target: Any,
+                      params: Mapping[str, Any], token: str | None,
+                      then: Callable[[str | None], None], ok: str = "Run") -> None:
+        """Show the exact command ``target`` (a step, its rollback or its verify) will run,
+        then run it on enter (after the typed ``token`` of a destructive one)."""
+        from .command import CommandForm, CommandShown
 
-        token = confirmation_for(rb, target, params)
-        if not token:
-            then(None)
+        try:
+            rendered = rb.render(target, params)
+        except ParamError as e:
+            self.notify(f"Cannot render the command: {one_line(str(e), 200)}",
+                        severity="error", timeout=8)
             return
+        shown = CommandShown.of(rendered, self.session.runbooks.redact)
 
         def done(v: dict[str, Any] | None) -> None:
-            if v:
-                then(v["text"])
+            if v is not None:
+                then(v.get("text"))
 
-        what = "the rollback of" if target is not step else ""
-        self.app.push_screen(PromptForm(
-            f"DESTRUCTIVE: {what} {step.title}".replace("  ", " "),
-            f"This step changes production. Type '{token}' to run it exactly as shown.",
-            expect=token, placeholder=token), done)
+        self.app.push_screen(CommandForm(title, intro, shown, expect=token, ok=ok), done)
 
     def _can_execute(self) -> bool:
         caps = self.session.capabilities
@@ -460,10 +543,23 @@ class RunbookScreen(Screen[None]):
             return
         rb, step, st = sel
         steps = self.session.runbooks
+        asked = bool(rb.missing_params(self.params(rb), step))
 
         def go(params: dict[str, Any]) -> None:
-            self._with_token(rb, step, params, step, lambda token: self._run(
-                "execute", lambda: steps.execute(rb, step, params, token, st)))
+            def run(token: str | None) -> None:
+                self._run("execute", lambda: steps.execute(rb, step, params, token, st))
+
+            token = confirmation_for(rb, step, params)
+            if token:
+                self._show_command(f"DESTRUCTIVE: {step.title}",
+                                   "This step changes production. It runs exactly this:",
+                                   rb, step, params, token, run)
+            elif asked:  # the values were just typed: the command shown had placeholders
+                self._show_command(f"Execute: {step.title}",
+                                   "With the values you gave, it runs exactly this:",
+                                   rb, step, params, None, run)
+            else:  # the step view shows the exact command
+                run(None)
 
         self._with_params(rb, step, go)
 
@@ -477,12 +573,23 @@ class RunbookScreen(Screen[None]):
             self.notify(why, severity="warning", timeout=6)
             return
         steps = self.session.runbooks
+        back = step.rollback
+        assert back is not None
 
         def go(params: dict[str, Any]) -> None:
-            self._with_token(rb, step, params, step.rollback, lambda token: self._run(
-                "roll back", lambda: steps.rollback(rb, step, params, token)))
+            def run(token: str | None) -> None:
+                self._run("roll back", lambda: steps.rollback(rb, step, params, token))
 
-        self._with_params(rb, step.rollback, go)
+            if back.command is None:
+                run(None)
+                return
+            token = confirmation_for(rb, back, params)
+            intro = (("DESTRUCTIVE: the rollback changes production. " if token else "")
+                     + f"Roll back ({one_line(back.title, 80)}): it runs exactly this:")
+            self._show_command(f"Roll back: {step.title}", intro, rb, back, params, token, run,
+                               ok="Roll back")
+
+        self._with_params(rb, back, go)
 
     def action_verify(self) -> None:
         sel = self._selected()
@@ -497,8 +604,14 @@ class RunbookScreen(Screen[None]):
         if v.probe:
             self._run("verify", lambda: steps.verify(rb, step, {}, st))
             return
-        self._with_params(rb, v, lambda params: self._run(
-            "verify", lambda: steps.verify(rb, step, params, st)))
+        def go(params: dict[str, Any]) -> None:
+            self._show_command(
+                f"Verify: {step.title}", "The verify runs exactly this (its output is saved "
+                "and shown in the step):", rb, v, params, None,
+                lambda _token: self._run("verify", lambda: steps.verify(rb, step, params, st)),
+                ok="Run verify")
+
+        self._with_params(rb, v, go)
 
     def action_confirm(self) -> None:
         sel = self._selected()
@@ -508,13 +621,19 @@ class RunbookScreen(Screen[None]):
         self._run("confirm", lambda: self.session.runbooks.confirm(rb, step, st))
 
     def _reasoned(self, title: str, label: str,
-                  fn: Callable[[Step, StepState, str], StepResult]) -> None:
+                  fn: Callable[[Step, StepState, str], StepResult],
+                  allowed: tuple[str, ...] | None = None) -> None:
         from .forms import PromptForm
 
         sel = self._selected()
         if sel is None or not self._can_execute():
             return
         _rb, step, st = sel
+        if allowed is not None and st.state not in allowed:  # POLISH 16: refuse first
+            word = STATE_MARK.get(st.state, STATE_MARK["pending"])[1]
+            self.notify(f"{title}: not possible, the step is {word}.", severity="warning",
+                        timeout=6)
+            return
 
         def done(v: dict[str, Any] | None) -> None:
             if v:
@@ -535,7 +654,8 @@ class RunbookScreen(Screen[None]):
 
     def action_retry(self) -> None:
         self._reasoned("Retry", "Why run it again? (a step in doubt may have half-run)",
-                       self.session.runbooks.retry)
+                       self.session.runbooks.retry,
+                       allowed=("in_doubt", "failed", "rolled_back"))
 
     def action_dry_run(self) -> None:
         rb, step = self.runbook, self.step

@@ -27,16 +27,16 @@ from .keys import bindings
 STATUS_STYLE = {
     Status.OK: "bold green",
     Status.WARN: "bold yellow",
-    Status.FAIL: "bold white on red",
+    Status.FAIL: "bold black on red",
     Status.STALE: "bold magenta",
     Status.UNKNOWN: "dim",
 }
 LEVEL_STYLE = {
-    Level.OK: "green",
+    Level.OK: "#5fd75f",  # a hex colour: a bare "green" is CSS #008000 (3.65:1, B6)
     Level.AMBER: "bold yellow",
     Level.RED: "bold red",
-    Level.BREACHED: "bold white on red",
-    Level.MET: "green",
+    Level.BREACHED: "bold black on red",
+    Level.MET: "#5fd75f",
     Level.MISSED: "bold red",
     Level.IDLE: "dim",
     Level.UNMET: "bold red",
@@ -95,7 +95,11 @@ class CockpitFooter(Footer):
 
     def compose(self):
         self._shown = self._signature()
-        yield from super().compose()
+        # Quit first (POLISH 12): at 80 columns the keys of the focused pane pushed it off
+        # the right edge; the way out is always visible.
+        widgets = list(super().compose())
+        first = [w for w in widgets if getattr(w, "action", None) in ("quit", "app.quit")]
+        yield from first + [w for w in widgets if w not in first]
 
     def bindings_changed(self, screen) -> None:
         self._bindings_ready = True
@@ -160,7 +164,7 @@ class ServiceRow(Horizontal):
     ServiceRow > .main { width: 1fr; }
     ServiceRow > .spark { width: 13; color: $text-muted; }
     ServiceRow > .age { width: 9; text-align: right; color: $text-muted; }
-    ServiceRow.-selected { background: $boost; }
+    ServiceRow.-selected { background: $boost; text-style: reverse; }  /* not colour alone */
     """
 
     def __init__(self, service_id: str) -> None:
@@ -215,8 +219,16 @@ class HealthPane(Vertical, can_focus=True):
         return list(self._rows.values())
 
     def show(self, healths: Sequence[ServiceHealth], now: float) -> None:
+        # Failing services first (DOWN, WARN, STALE, UNKNOWN, then OK; the configured order
+        # within a level): with many services the pane scrolls inside its maximum height
+        # and what is failing is on top.
+        healths = sorted(healths, key=lambda h: -h.status.severity)
         want = [h.service for h in healths]
         if list(self._rows) != want:
+            rows = self.rows()
+            # the selection stays on its service once shown (the first frame selects the top)
+            keep = (rows[self.selected].service_id if 0 <= self.selected < len(rows)
+                    and rows[self.selected].health is not None else None)
             old = self._rows
             self._rows = {sid: old.get(sid) or ServiceRow(sid) for sid in want}
             for sid, row in old.items():
@@ -225,6 +237,11 @@ class HealthPane(Vertical, can_focus=True):
             new = [row for sid, row in self._rows.items() if sid not in old]
             if new:
                 self.mount_all(new)
+            for i, row in enumerate(self._rows.values()):  # the DOM in display order
+                if row in self.children and self.children.index(row) != i:
+                    self.move_child(row, before=i)
+            if keep in self._rows:  # the selection stays on its service
+                self.selected = list(self._rows).index(keep)
         for h in healths:
             self._rows[h.service].show(h, now)
         self._mark()
@@ -246,6 +263,9 @@ class HealthPane(Vertical, can_focus=True):
 
     def watch_selected(self) -> None:
         self._mark()
+        rows = self.rows()
+        if 0 <= self.selected < len(rows) and rows[self.selected].is_mounted:
+            self.scroll_to_widget(rows[self.selected], animate=False)
 
     def on_focus(self) -> None:
         self.call_after_refresh(self._mark)
@@ -334,7 +354,7 @@ class ClockPane(Vertical, can_focus=True):
         t = Text(no_wrap=True, overflow="ellipsis")
         # validated on read (cockpit.journal.validate); escaped all the same
         t.append(f" {one_line(incident.severity, 4)} ",
-                 style="bold white on red" if incident.severity in ("P0", "P1") else "bold")
+                 style="bold black on red" if incident.severity in ("P0", "P1") else "bold")
         t.append(f" {one_line(incident.status, 12).upper()} ", style="bold")
         for role, short in (("commander", "IC"), ("communications", "comms"), ("scribe", "scribe")):
             who = incident.role(role)

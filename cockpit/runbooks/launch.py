@@ -286,7 +286,7 @@ def start(
                     mask)
     if dry_run:  # shows what would run; allowed in any state, runs nothing
         return _dry_run(prep, st, journal=journal, mode=mode, author=author)
-    ok, why = _steps.can_start(st)
+    ok, why = _steps.can_start(st, step_obj)
     if attempt is not None and attempt <= st.attempt:
         path = claim_path(state_dir, incident_id, run_id(runbook.id, step_obj.id, "step", attempt))
         if path.exists():
@@ -297,7 +297,7 @@ def start(
         raise StepError(f"{runbook.id}/{step_obj.id}: attempt {attempt} is not the next one "
                         f"({nxt})")
     if not ok:
-        if st.state in (_steps.RUNNING, _steps.SUCCEEDED, _steps.CONFIRMED) and st.run:
+        if st.state == _steps.RUNNING and st.run:
             path = claim_path(state_dir, incident_id, st.run)
             if path.exists():
                 return claimed_by(path, st.state)

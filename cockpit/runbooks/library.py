@@ -49,12 +49,20 @@ class Library:
     def rank(self, failing_services: Iterable[str],
              links: Mapping[str, Iterable[str]] | None = None) -> list[Runbook]:
         """All runbooks, those covering failing services first: by how many failing services
-        they cover, then priority (P0 first), then id. The rest follow by priority, id.
-        ``links`` (service id -> runbook ids from cockpit.toml) adds coverage."""
+        they cover, then the order a failing service lists them in cockpit.toml (``links``:
+        service id -> runbook ids, its own runbook first; M10), then priority (P0 first),
+        then id. The rest follow by priority, id. ``links`` also adds coverage."""
         failing = set(failing_services)
+        order: dict[str, int] = {}
+        for svc in sorted(failing):
+            for i, rid in enumerate((links or {}).get(svc) or ()):
+                order[rid] = min(order.get(rid, i), i)
+        last = len(order) + 1_000
 
-        def key(r: Runbook) -> tuple[int, str, str]:
-            return (-len(self.covered(r, failing, links)), r.priority, r.id)
+        def key(r: Runbook) -> tuple[int, int, str, str]:
+            covered = self.covered(r, failing, links)
+            pos = order.get(r.id, last) if covered else last
+            return (-len(covered), pos, r.priority, r.id)
 
         return sorted(self.runbooks, key=key)
 

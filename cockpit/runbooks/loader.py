@@ -277,6 +277,11 @@ class _Loader:
             elif not placeholders(rco) and rco not in services:
                 self.err((*path, "requires_confirmation_of"),
                          f"{rco!r} is not one of this runbook's services ({', '.join(services) or 'none'})")
+        repeatable = bool(d.get("repeatable"))
+        if repeatable and destructive:
+            self.err((*path, "repeatable"), "a destructive step cannot be repeatable")
+        if repeatable and command is None:
+            self.err((*path, "repeatable"), "applies only to steps with a command")
         if destructive and not services and rco is None:
             self.err((*path, "destructive"),
                      "a destructive step needs a service to confirm: list services in [runbook]")
@@ -293,7 +298,7 @@ class _Loader:
                                     command=rc, destructive=bool(r.get("destructive")))
         return Step(id=d["id"], title=d["title"], scenarios=scenarios,
                     guidance=d.get("guidance") or "", command=command,
-                    destructive=destructive, destructive_stated=stated,
+                    destructive=destructive, destructive_stated=stated, repeatable=repeatable,
                     requires_confirmation_of=rco,
                     verify=verify, rollback=rollback, line=self.line(path))
 

@@ -129,6 +129,9 @@ class Step:
     # ``destructive`` was written in the runbook (a command that looks destructive must
     # say so: the loader and the executor both refuse it otherwise).
     destructive_stated: bool = True
+    # A step that succeeded may run again (a progress or status check: "run again until
+    # done"); never a destructive one (the loader refuses it).
+    repeatable: bool = False
 
     @property
     def timeout(self) -> float:

@@ -27,7 +27,9 @@ SCHEMA_REFERENCE = """\
             pattern (regex the whole value must match), secret (true: usable in env only)
 [[steps]]   id (unique), title required; scenario (id or list; none = every scenario), guidance,
             command = [argv...] | shell = "script for /bin/sh -c", timeout (default 5m, 1s-24h),
-            destructive (must be stated when the command looks destructive), rollback =
+            destructive (must be stated when the command looks destructive), repeatable
+            (true: a step that succeeded may run again, e.g. a progress check; never with
+            destructive; a failed step runs again only through retry with a reason), rollback =
             {title, guidance, command|shell, timeout, cwd, env, remote, destructive},
             verify = {probe = "service-id"} | {command|shell, expect_exit = 0, expect_output =
             "regex (per line)", timeout (1m), env, remote}, requires_confirmation_of (service id
@@ -109,6 +111,7 @@ STEP = {
     "scenario": Field("any"),
     "guidance": Field("str", default="", check=TEXTN),
     "destructive": Field("bool"),
+    "repeatable": Field("bool", default=False),
     "requires_confirmation_of": Field("str"),
     "verify": Field("table"),
     "rollback": Field("table"),

@@ -4,7 +4,8 @@ States (``StepState.state``)::
 
     pending --start--> running --result--> succeeded | failed
     succeeded | failed --operator--> confirmed | skipped (reason) | rolled_back
-    failed --start (attempt + 1)--> running            (retry after a failure)
+    failed --step.retry (reason)--> pending            (never started again without a reason)
+    succeeded | confirmed --start (attempt + 1)--> running   (``repeatable`` steps only)
     pending --operator--> skipped (reason)
     running, result never arrives, supervisor gone --> in_doubt
     in_doubt --step.retry (reason)--> pending (the next start is attempt + 1)
@@ -125,6 +126,7 @@ class StepState:
     output: Output | None = None
     verify: bool | None = None
     verify_detail: str = ""
+    verify_output: Output | None = None  # of the last verify command of this attempt
     overridden: str | None = None  # the typed override reason
     reason: str = ""  # of skip / mark failed / retry
     by: str = ""  # author of the last operator transition
@@ -156,7 +158,7 @@ class StepState:
     @property
     def next_attempt(self) -> int | None:
         """The attempt a new start would run, or None when starting is not allowed now."""
-        if self.state in (PENDING, FAILED):
+        if self.state == PENDING:
             return self.attempt + 1
         return None
 
@@ -194,6 +196,7 @@ def _fold_one(st: StepState, e: EntryLike) -> StepState:
         if a > st.attempt:  # a new attempt: facts of the old one are cleared
             st = replace(st, attempt=a, exit_code=None, signal="", timed_out=False,
                          duration=None, output=None, verify=None, verify_detail="",
+                         verify_output=None,
                          overridden=None, reason="", finished_ts=None, started_ts=None,
                          supervisor_pid=0, rollback="", rollback_run="", rollback_pid=0,
                          rollback_output=None)
@@ -211,6 +214,8 @@ def _fold_one(st: StepState, e: EntryLike) -> StepState:
             return replace(st, rollback_output=_output(d))
         if d.get("run_kind", "step") == "step":
             return replace(st, output=_output(d))
+        if d.get("run_kind") == "verify":
+            return replace(st, verify_output=_output(d))
         return st
     if k == "step.succeeded" and st.state in (RUNNING, IN_DOUBT):
         return _result(st, e, d, SUCCEEDED)
@@ -326,18 +331,33 @@ def can_confirm(state: StepState, step: Any) -> tuple[bool, str]:
     return True, ""
 
 
-def can_start(state: StepState) -> tuple[bool, str]:
+def can_start(state: StepState, step: Any = None) -> tuple[bool, str]:
+    """Whether a new attempt may start now, and if not, why (one line).
+
+    Pending: yes. Succeeded or confirmed: only a ``repeatable`` step (a progress check).
+    Failed, in doubt, rolled back: only after ``retry`` with a reason (which makes it
+    pending): running it again is a decision worth a line in the journal."""
     s = state.state
-    if s in (PENDING, FAILED):
+    if s == PENDING:
+        return True, ""
+    if s in (SUCCEEDED, CONFIRMED) and bool(getattr(step, "repeatable", False)):
         return True, ""
     if s == RUNNING:
         return False, f"already running (attempt {state.attempt}, started by {state.who})"
+    if s == FAILED:
+        return False, (f"attempt {state.attempt} failed: retry it with a reason (t) to run it "
+                       "again")
     if s == IN_DOUBT:
         return False, ("in doubt: its result never arrived; check by hand, then retry with a "
                        "reason, mark failed or skip")
     if s == ROLLED_BACK:
         return False, "rolled back: retry with a reason to run it again"
-    return False, f"the step is {s.replace('_', ' ')}"
+    if s == SUCCEEDED:
+        return False, (f"already succeeded (attempt {state.attempt}) and not repeatable: "
+                       "confirm it (c) or roll it back")
+    if s == CONFIRMED:
+        return False, "already done (confirmed)"
+    return False, f"the step was {s.replace('_', ' ')}"
 
 
 def can_rollback(state: StepState, step: Any) -> tuple[bool, str]:
@@ -408,8 +428,10 @@ def retry(journal: Any, state: StepState, reason: str) -> Any:
     if state.rollback == "running":
         raise StepError(f"{state.runbook}/{state.step}: cannot retry while its rollback runs")
     if state.state not in (IN_DOUBT, FAILED, ROLLED_BACK):
-        raise StepError(f"{state.runbook}/{state.step}: cannot retry: the step is "
-                        f"{state.state.replace('_', ' ')}")
+        word = {PENDING: "has not run yet", RUNNING: "is running", SUCCEEDED: "succeeded",
+                CONFIRMED: "is done (confirmed)", SKIPPED: "was skipped"}.get(
+                    StepStatus(state.state), state.state)
+        raise StepError(f"{state.runbook}/{state.step}: cannot retry: the step {word}")
     return journal.append("step.retry", _data(
         state, f"retry allowed after attempt {state.attempt}: {shorten(r)}", reason=r))
 

@@ -137,12 +137,17 @@ def shell_placeholder_problems(script: str) -> list[str]:
 
 
 
-def preview(spec: CommandSpec) -> str:
+def preview(spec: CommandSpec, known: Mapping[str, Any] | None = None) -> str:
     """A command with its ``{param}`` placeholders shown as ``<param>``, for a step whose
-    values are not all known yet: where it runs, then the command."""
-    marks = {n: f"<{n}>" for n in spec.placeholders()}
+    values are not all known yet: where it runs, then the command. ``known`` values (from
+    cockpit.toml, defaults, what was typed) are filled in (M7: never ``<web_port>`` for a
+    value the configuration gives)."""
+    known = known or {}
+    marks = {n: str(known[n]) if known.get(n) not in (None, "") else f"<{n}>"
+             for n in spec.placeholders()}
     if spec.shell is not None:
-        body = substitute(spec.shell, marks)
+        body = substitute(spec.shell, {n: v if v.startswith("<") else shlex.quote(v)
+                                       for n, v in marks.items()})
     else:
         body = shlex.join(substitute(a, marks) for a in spec.argv or ())
     where = f"on {substitute(spec.remote, marks)} via ssh" if spec.remote else "on this machine"

@@ -1,5 +1,12 @@
 """The demo: a scenario played against a (simulated) clock. No network, no configuration,
-no files: what the engineer does in it is kept in memory."""
+no files: what the engineer does in it is kept in memory.
+
+The runbook navigator is a rehearsal (``rehearsal.RehearsalSteps``, as in an exercise):
+parameters are asked for, steps dry-run, executed, confirmed, skipped and rolled back, each
+journaled in memory as a rehearsal; nothing is ever executed. An incident the engineer
+declares is an incident of its own, kept apart from the scenario's (``i`` switches between
+them): the scenario's injects never land on it.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +18,26 @@ from typing import Any
 
 from ..drills.board import DrillBoard
 from ..incident.clocks import incident_clocks
-from ..incident.fold import Folder
+from ..incident.fold import Folder, fold
 from ..incident.model import EntryLike, SimEntry
 from ..incident.store import IncidentError, check_transition
 from ..plan import SEVERITIES
 from ..scenario import Scenario, ScenarioPlayer
 from ..timeutil import Clock, SimClock
 from .protocol import Capabilities, IncidentChoice, SessionKind, View
-from .steps import DemoSteps
+from .rehearsal import RehearsalSteps
+
+SCENARIO = "scenario"  # the key of the scenario's incident among the demo's incidents
+
+
+class _MemoryJournal:
+    """What ``RehearsalSteps`` writes to: the demo's in-memory entries."""
+
+    def __init__(self, session: DemoSession) -> None:
+        self.session = session
+
+    def append(self, kind: str, data: dict[str, Any]) -> SimEntry:
+        return self.session._add(kind, data)
 
 
 class DemoSession:
@@ -34,9 +53,12 @@ class DemoSession:
         self.services = scenario.services
         self.priorities = scenario.priorities
         self.author = "you"
-        self.runbooks = DemoSteps(tuple(runbook_dirs))
+        self.runbooks = RehearsalSteps(self, tuple(runbook_dirs))
         self._lock = threading.Lock()
-        self._local: list[SimEntry] = []  # what the engineer did in the demo
+        # what the engineer did in the demo, each tagged with its incident's key
+        self._local: list[tuple[str, SimEntry]] = []
+        self._following = SCENARIO
+        self._declared = 0  # incidents the engineer declared
         self._entries_cache: list[Any] | None = None
         self._folder = Folder()
 
@@ -54,14 +76,21 @@ class DemoSession:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(declare=True, follow=False, execute=False,
-                            why_not_execute=DemoSteps.NOTHING_RUNS)
+        # execute: every step action is a rehearsal (journaled in memory, nothing runs)
+        return Capabilities(declare=True, follow=True, execute=True)
+
+    def _entries_of(self, key: str) -> list[Any]:
+        with self._lock:
+            local = [e for k, e in self._local if k == key]
+        if key != SCENARIO:
+            return local
+        scripted = self.player.entries(self.clock.now())
+        return sorted([*scripted, *local], key=lambda e: e.ts) if local else list(scripted)
 
     def entries(self) -> Sequence[EntryLike]:
-        scripted = self.player.entries(self.clock.now())
-        with self._lock:
-            local = list(self._local)
-        out = sorted([*scripted, *local], key=lambda e: e.ts) if local else scripted
+        """The entries of the followed incident (the scenario's, or one the engineer
+        declared)."""
+        out = self._entries_of(self._following)
         # The same list object while nothing changed: the UI then has nothing to redraw.
         cached = self._entries_cache
         if cached is not None and cached == out:
@@ -77,8 +106,10 @@ class DemoSession:
             incident = self._folder.update(entries)
         clocks = incident_clocks(incident, self.services, {h.service: h for h in health},
                                  self.milestones, now)
+        following = self._following
         return View(now=now, health=health, entries=entries, pending=(), unsaved=(),
-                    incident=incident, incident_id=None, clocks=clocks, loading=False,
+                    incident=incident, incident_id=following if incident is not None else None,
+                    clocks=clocks, loading=False,
                     banners=(),
                     paused=isinstance(self.clock, SimClock) and self.clock.paused)
 
@@ -89,10 +120,19 @@ class DemoSession:
         return None
 
     # ---- operator actions: kept in memory, checked like the store checks them
-    def _add(self, kind: str, data: dict[str, Any]) -> None:
+    def _add(self, kind: str, data: dict[str, Any], key: str | None = None) -> SimEntry:
         with self._lock:
-            self._local.append(SimEntry(self.clock.now(), self.author, kind, data,
-                                        f"local:{len(self._local)}"))
+            e = SimEntry(self.clock.now(), self.author, kind, data, f"local:{len(self._local)}")
+            self._local.append((key or self._following, e))
+        return e
+
+    # ---- the rehearsal navigator's journal (``RehearsalSteps``)
+    def journal(self) -> _MemoryJournal:
+        return _MemoryJournal(self)
+
+    def journal_entries(self) -> list[Any]:
+        """The step records of the followed incident."""
+        return [e for e in self.entries() if e.kind.startswith("step.")]
 
     def _incident(self) -> Any:
         entries = self.entries()
@@ -109,7 +149,12 @@ class DemoSession:
         data: dict[str, Any] = {"title": title, "severity": severity, "services": list(services)}
         if impact_start is not None:
             data["impact_start"] = impact_start
-        self._add("incident.declared", data)
+        with self._lock:
+            self._declared += 1
+            key = f"yours-{self._declared}"
+        # an incident of its own: the scenario's injects never land on it
+        self._add("incident.declared", data, key)
+        self._following = key
 
     def set_status(self, status: str) -> None:
         check_transition(self._incident().status, status)
@@ -136,10 +181,23 @@ class DemoSession:
         self._add("note", {"type": type, "text": text})
 
     def incidents(self) -> list[IncidentChoice]:
-        return []
+        """The scenario's incident (once declared) and every incident the engineer declared."""
+        with self._lock:
+            keys = [SCENARIO, *(f"yours-{n}" for n in range(1, self._declared + 1))]
+        out = []
+        for key in keys:
+            state = fold(self._entries_of(key))
+            if state is not None:
+                out.append(IncidentChoice(key, state))
+        return out
 
     def follow(self, incident_id: str | None) -> None:
-        raise IncidentError("The demo has one incident: its scenario's.")
+        key = incident_id or SCENARIO
+        with self._lock:
+            known = key == SCENARIO or key in {f"yours-{n}" for n in range(1, self._declared + 1)}
+        if not known:
+            raise IncidentError(f"no incident {key!r} in the demo")
+        self._following = key
 
     def drills(self) -> DrillBoard:
         from ..drills.board import demo_board

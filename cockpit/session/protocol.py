@@ -22,7 +22,7 @@ thread. ``run()`` is the session's background work, awaited in a UI worker; it c
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -122,6 +122,8 @@ class StepOutput:
 class RunbookLibrary:
     library: Library
     problems: Sequence[str] = ()  # one line per problem of a runbook file
+    # service id -> runbook ids, in the order cockpit.toml lists them (ranking, coverage)
+    links: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,10 @@ class Runbooks(Protocol):
         runs may carry a value drawn from the configuration)."""
         ...
 
-    def output(self, state: StepState) -> StepOutput | None: ...
+    def output(self, state: StepState) -> StepOutput | None:
+        """The saved output of ``state.output`` (or of its run). The navigator shows a
+        verify's output by passing the state with ``output=state.verify_output``."""
+        ...
 
     def execute(self, runbook: Runbook, step: Step, params: Mapping[str, Any],
                 confirmation: str | None, state: StepState) -> StepResult: ...

@@ -1,4 +1,5 @@
-"""The runbook side of an exercise: every step is rehearsed, nothing is ever executed.
+"""The runbook side of an exercise and of the demo: every step is rehearsed, nothing is ever
+executed.
 
 The navigator works as in a real incident (parameters asked for, the destructive step's
 typed confirmation, verify, confirm, skip, roll back...), and every transition is a journal
@@ -14,7 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..health import Status
 from ..journal import Journal
@@ -25,13 +26,20 @@ from ..runbooks.launch import DryRun, confirmation_for
 from ..runbooks.model import Rollback, Verify
 from ..runbooks.state import StepState, can_rollback, can_start
 from ..text import one_line, shorten
-from .protocol import RunbookLibrary, StepOutput, StepResult
+from .protocol import RunbookLibrary, StepOutput, StepResult, View
 from .steps import load_library
 
-if TYPE_CHECKING:
-    from .exercise import ExerciseSession
+NOTHING_RUNS = "Rehearsal: nothing was run (an exercise or the demo never executes a command)."
 
-NOTHING_RUNS = "Rehearsal: nothing was run (an exercise never executes a command)."
+
+class RehearsalHost(Protocol):
+    """The session a rehearsal journals in (an exercise: its journal; the demo: memory)."""
+
+    def journal(self) -> Any: ...  # .append(kind, data)
+
+    def journal_entries(self) -> list[Any]: ...
+
+    def view(self) -> View: ...
 
 
 def _dry(rb: Runbook, step: Step, kind: str, attempt: int, target: Step | Rollback | Verify,
@@ -44,7 +52,7 @@ def _dry(rb: Runbook, step: Step, kind: str, attempt: int, target: Step | Rollba
 class RehearsalSteps:
     """Steps of an exercise: journaled as rehearsals, never run."""
 
-    def __init__(self, session: ExerciseSession, dirs: tuple[Path, ...]) -> None:
+    def __init__(self, session: RehearsalHost, dirs: tuple[Path, ...]) -> None:
         self.session = session
         self.dirs = dirs
 
@@ -54,7 +62,7 @@ class RehearsalSteps:
     def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
         return runbook.param_values(given, None)
 
-    def _journal(self) -> Journal:
+    def _journal(self) -> Journal:  # or the demo's in-memory journal (same ``append``)
         return self.session.journal()
 
     def states(self, runbook_id: str) -> dict[tuple[str, str], StepState]:
@@ -84,7 +92,7 @@ class RehearsalSteps:
                 confirmation: str | None, state: StepState) -> StepResult:
         if step.command is None:
             raise StepError(f"step {step.id} is a manual step: it has no command to run")
-        ok, why = can_start(state)
+        ok, why = can_start(state, step)
         if not ok:
             raise StepError(f"{runbook.id}/{step.id}: not started: {why}")
         self._token(runbook, step, params, confirmation, f"step {step.id}")

@@ -1,13 +1,14 @@
 """The runbook side of the seam: the library, step states and every step action.
 
 ``LiveSteps`` runs steps for real (claims, the detached supervisor, the journal) in the
-followed incident; ``DemoSteps`` shows exactly what would run and runs nothing. The
+followed incident (the demo and exercises rehearse: ``rehearsal.RehearsalSteps``). The
 navigator calls these in worker threads: they block on the journal and file locks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,10 @@ class LiveSteps:
         self.dirs = dirs
 
     def library(self) -> RunbookLibrary:
-        return load_library(self.dirs)
+        lib = load_library(self.dirs)
+        links = {sid: tuple(s.runbooks) for sid, s in self.session.config.services.items()
+                 if s.runbooks}
+        return replace(lib, links=links)
 
     def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
         return runbook.param_values(given, self.session.config)
@@ -83,7 +87,8 @@ class LiveSteps:
         iid = self.session.incident_id
         if iid is None:
             return None
-        rel = state.output.path if state.output is not None else (
+        saved = state.output
+        rel = saved.path if saved is not None else (
             f"outputs/{state.run}.out" if state.run else None)
         if not rel:
             return None
@@ -92,10 +97,10 @@ class LiveSteps:
         # run that did not know it, never shows it
         data, _ = mask_bytes(tail_bytes(path, OUTPUT_TAIL), self.held_secrets())
         try:
-            size = state.output.bytes if state.output is not None else path.stat().st_size
+            size = saved.bytes if saved is not None else path.stat().st_size
         except OSError:
             size = 0
-        sha = state.output.sha256 if state.output is not None else ""
+        sha = saved.sha256 if saved is not None else ""
         return StepOutput(rel, size, sha, display_tail(data))
 
     def redact(self, text: str) -> str:
@@ -177,64 +182,3 @@ class LiveSteps:
     def retry(self, step: Step, state: StepState, reason: str) -> StepResult:
         S.retry(self._journal(), state, reason)
         return StepResult("retry allowed")
-
-
-class DemoSteps:
-    """The demo's runbooks: the exact command of a step is shown, nothing runs."""
-
-    NOTHING_RUNS = "The demo runs nothing: p shows the exact command (dry run)."
-
-    def __init__(self, dirs: tuple[Path, ...] = ()) -> None:
-        self.dirs = dirs
-
-    def library(self) -> RunbookLibrary:
-        return load_library(self.dirs)
-
-    def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
-        return runbook.param_values(given, None)
-
-    def states(self, runbook_id: str) -> dict[tuple[str, str], StepState]:
-        return {}
-
-    def redact(self, text: str) -> str:
-        return text  # the demo holds no secret
-
-    def output(self, state: StepState) -> StepOutput | None:
-        return None
-
-    def _nothing(self) -> StepResult:
-        return StepResult(self.NOTHING_RUNS, warning=True)
-
-    def execute(self, runbook: Runbook, step: Step, params: Mapping[str, Any],
-                confirmation: str | None, state: StepState) -> StepResult:
-        return self._nothing()
-
-    def dry_run(self, runbook: Runbook, step: Step, params: Mapping[str, Any]) -> StepResult:
-        rendered = runbook.render(step, params)
-        dry = DryRun(runbook.id, step.id, "step", 1, tuple(rendered.argv), rendered.cwd or "",
-                     rendered.env_names, float(rendered.timeout), rendered.remote,
-                     rendered.script)
-        return StepResult("Dry run: nothing was run", dry_run=dry)
-
-    def rollback(self, runbook: Runbook, step: Step, params: Mapping[str, Any],
-                 confirmation: str | None) -> StepResult:
-        return self._nothing()
-
-    def verify(self, runbook: Runbook, step: Step, params: Mapping[str, Any],
-               state: StepState) -> StepResult:
-        return self._nothing()
-
-    def confirm(self, runbook: Runbook, step: Step, state: StepState) -> StepResult:
-        return self._nothing()
-
-    def skip(self, step: Step, state: StepState, reason: str) -> StepResult:
-        return self._nothing()
-
-    def mark_failed(self, step: Step, state: StepState, reason: str) -> StepResult:
-        return self._nothing()
-
-    def override(self, step: Step, state: StepState, reason: str) -> StepResult:
-        return self._nothing()
-
-    def retry(self, step: Step, state: StepState, reason: str) -> StepResult:
-        return self._nothing()

@@ -313,6 +313,11 @@ def test_execute_fail_retry_verify_confirm_rollback(make_runbook, state_dir, tmp
     assert verify.run_verify(state_dir, "flow", rb, "make", p, author="alice",
                                journal=j).passed is False
     (tmp_path / "allow").touch()
+    with pytest.raises(StepError, match="retry it with a reason"):  # B4: never without one
+        launch.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
+                     extra_env=reaper.env, attempt=2)
+    steps.retry(j, steps.state_of(claims.load_states(state_dir, "flow"), "flow", "make"),
+                "created the allow file")
     r = launch.start(state_dir, "flow", rb, "make", p, author="alice", journal=j,
                        extra_env=reaper.env, attempt=2)
     st = r.wait(timeout=30)
@@ -345,7 +350,7 @@ def test_execute_fail_retry_verify_confirm_rollback(make_runbook, state_dir, tmp
              if e.kind.startswith("step.")]
     assert kinds == [
         "step.claimed", "step.started", "step.output", "step.failed",
-        "step.output", "step.verify_failed",
+        "step.output", "step.verify_failed", "step.retry",
         "step.claimed", "step.started", "step.output", "step.succeeded",
         "step.output", "step.verify_passed",
         "step.rollback_started", "step.output", "step.rolled_back",

@@ -27,7 +27,8 @@ live cockpit over every screen) and by reading ``textual/drivers/linux_driver.py
 * CSI SGR (``CSI ... m``: colours and attributes) and CSI CUP (``CSI row;col H``): every
   frame is drawn with these;
 * the mode switches at start and exit: ``CSI ? 1049 h/l`` (alternate screen),
-  ``? 1000/1003/1015/1006/1016 h/l`` (mouse), ``? 25 h/l`` (cursor), ``? 1004 h/l`` (focus
+  ``? 1000/1002/1003/1015/1006/1016 h/l`` (mouse; the cockpit uses 1002, not 1003),
+  ``? 25 h/l`` (cursor), ``? 1004 h/l`` (focus
   events), ``? 2004 h/l`` (bracketed paste), ``? 7 h/l`` (line wrap), ``? 2048 h/l``
   (in-band resize), ``? 2026 h/l`` (synchronised output);
 * the mode queries ``CSI ? 2026 $ p`` and ``CSI ? 2048 $ p`` (DECRQM);
@@ -74,7 +75,7 @@ BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u
 TEXTUAL_OWN = [
     re.compile(r"\x1b\[[0-9;:]*m"),  # SGR
     re.compile(r"\x1b\[[0-9]*(?:;[0-9]*)?H"),  # CUP
-    re.compile(r"\x1b\[\?(?:1049|1000|1003|1015|1006|1016|25|1004|2004|7|2048|2026)[hl]"),
+    re.compile(r"\x1b\[\?(?:1049|1000|1002|1003|1015|1006|1016|25|1004|2004|7|2048|2026)[hl]"),
     re.compile(r"\x1b\[\?(?:2026|2048)\$p"),  # DECRQM
     re.compile(r"\x1b\[>[0-9]+u|\x1b\[<u"),  # kitty keyboard protocol push / pop
     re.compile(r"\x1b\]22;[a-z-]+(?:\x07|\x1b\\)"),  # OSC 22 pointer shape

@@ -165,6 +165,8 @@ def test_a_clean_demo_run_over_every_screen_has_no_findings():
     found = scan(bytes(p.raw), MARKERS_ALL)
     assert found == [], summary(found)
     assert len(p.raw) > 50_000  # it really drew the screens
+    # POLISH 18: clicks and the wheel, but no any-motion mouse tracking over SSH
+    assert b"\x1b[?1002h" in p.raw and b"\x1b[?1003h" not in p.raw
 
 
 # ------------------------------------------------------------------ the second writer

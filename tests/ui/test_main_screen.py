@@ -15,8 +15,9 @@ async def test_startup_shows_all_four_areas():
         await pilot.pause()
         screen = app.screen
         rows = list(screen.query(ServiceRow))
-        assert [r.service_id for r in rows] == ["database", "backend", "frontend", "redis", "backups", "stellar", "dns"]
-        assert rows[0].health.status == Status.WARN
+        # failing services first (backend DOWN, database WARN), then the configured order
+        assert [r.service_id for r in rows] == ["backend", "database", "frontend", "redis", "backups", "stellar", "dns"]
+        assert rows[0].health.status == Status.FAIL and rows[1].health.status == Status.WARN
         assert screen.query_one(ClockPane).region.height > 0
         assert screen.query_one(LogView).region.height > 0
         assert "INCIDENT P0" in screen.query_one(TitleBar).render_text()
@@ -62,7 +63,7 @@ async def test_enter_opens_the_selected_service_details():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("down", "enter")
         assert isinstance(app.screen, ServiceDetailScreen)
-        assert app.screen.health.service == "backend"
+        assert app.screen.health.service == "database"  # backend (DOWN) is first
         await pilot.press("escape")
         assert not isinstance(app.screen, ServiceDetailScreen)
 
@@ -147,7 +148,7 @@ async def test_hostile_text_is_shown_inert():
     app = demo_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        row = app.screen.query(ServiceRow).first()
+        row = app.screen.query_one("#svc-database", ServiceRow)
         evil = ServiceHealth("database", "PostgreSQL", Status.FAIL,
                              "boom \x1b]52;c;ZXZpbA==\x07 [bold red]markup[/] \x1b[2J\u202e", 0.0)
         row.show(evil, 0.0)

@@ -15,6 +15,7 @@ from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.incident.store import IncidentStore
 from cockpit.runbooks.state import step_states
 from cockpit.screens.app import CockpitApp
+from cockpit.screens.command import CommandForm
 from cockpit.screens.forms import ParamForm, PromptForm
 from cockpit.screens.runbooks import RunbookScreen
 from cockpit.session.live import LiveSession
@@ -149,6 +150,9 @@ async def fill_params(pilot, app, work: Path, port: int) -> None:
         for p in app.screen.params:
             app.screen.query_one(f"#p-{p.name}").value = values[p.name]
         await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+    if isinstance(app.screen, CommandForm) and not app.screen.expect:
+        await pilot.press("enter")  # the command as it will run, shown first (M7): run it
 
 
 async def test_navigator_flows(tmp_path, redis_port):
@@ -180,7 +184,15 @@ async def test_navigator_flows(tmp_path, redis_port):
                               and nav.states[("drill", "flaky")].state == "failed")
         assert ok, (nav.states.get(("drill", "flaky")), list(app._notifications), app.focused, nav.step.id, app.screen)
         assert nav.states[("drill", "flaky")].exit_code == 3
-        await pilot.press("x")  # a failed step may run again: attempt 2
+        await pilot.press("x")  # B4: a failed step never runs again on x ...
+        assert await wait_until(pilot, lambda: notified(app, "retry it with a reason"))
+        assert nav.states[("drill", "flaky")].state == "failed"
+        await pilot.press("T")  # ... only through retry with its reason
+        assert isinstance(app.screen, PromptForm)
+        await pilot.press(*"marker now there", "enter")
+        assert await wait_until(pilot, lambda: nav.states[("drill", "flaky")].state == "pending")
+        assert nav.states[("drill", "flaky")].retry_reason == "marker now there"
+        await pilot.press("x")  # attempt 2
         assert await wait_until(pilot, lambda: nav.states[("drill", "flaky")].state == "succeeded")
         assert nav.states[("drill", "flaky")].attempt == 2
 
@@ -200,9 +212,10 @@ async def test_navigator_flows(tmp_path, redis_port):
         await pilot.pause()
         await pilot.press("x")
         form = app.screen
-        assert isinstance(form, PromptForm) and form.expect == "database"
+        assert isinstance(form, CommandForm) and form.expect == "database"
+        assert "rm -f" in form.shown_text()  # M7: the command it will run, in the confirmation
         await pilot.press(*"datab", "enter")
-        assert isinstance(app.screen, PromptForm)  # wrong: still asking, nothing ran
+        assert isinstance(app.screen, CommandForm)  # wrong: still asking, nothing ran
         assert (work / "scratch").exists()
         await pilot.press("escape")
         assert ("drill", "danger") not in states(env, iid)
@@ -233,6 +246,7 @@ async def test_navigator_flows(tmp_path, redis_port):
         restarted, _ = start_redis(tmp_path, port)
         try:
             await pilot.press("v")
+            await fill_params(pilot, app, work, port)  # the verify command shown: run it
             assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].verify is True)
             await pilot.press("c")
             assert await wait_until(pilot, lambda: nav.states[("drill", "gated")].state == "confirmed")
@@ -260,6 +274,9 @@ async def test_navigator_flows(tmp_path, redis_port):
         await pilot.press("p")
         assert await wait_until(pilot, lambda: any(e.kind == "step.dry_run"
                                                    for e in IncidentStore(env.state_dir).entries(iid)))
+        assert await wait_until(pilot, lambda: isinstance(app.screen, CommandForm))
+        assert app.screen.view_only and "rm -f" in app.screen.shown_text()
+        await pilot.press("escape")
         assert (work / "scratch").exists()
     kinds = [e.kind for e in IncidentStore(env.state_dir).entries(iid)]
     for k in ("step.started", "step.succeeded", "step.failed", "step.confirmed", "step.skipped",
