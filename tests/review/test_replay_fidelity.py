@@ -169,7 +169,7 @@ async def save(pilot, app, session, what: str) -> tuple[float, dict[str, object]
 def test_the_review_shows_what_the_live_screen_showed(tmp_path):
     require(bool(shutil.which("redis-server")), "redis-server")
     pg = make_pg_pair(with_replica=False)
-    redis, rport = start_redis(tmp_path)
+    redis, rport = start_redis(tmp_path, 0, "--save", "3600 1")  # persistence on (off is WARN)
     servers = [redis]
     try:
         cfg_text = CONFIG.replace("{pg}", str(pg.primary_port)).replace("{redis}", str(rport))
@@ -213,7 +213,7 @@ def test_the_review_shows_what_the_live_screen_showed(tmp_path):
                 moments.append(await save(pilot, app, live, "moment 2: Redis down"))
 
                 # the cache comes back on the same port, the database goes down
-                servers.append(start_redis(tmp_path, rport)[0])
+                servers.append(start_redis(tmp_path, rport, "--save", "3600 1")[0])
                 pg.stop("primary")
                 await until(pilot, lambda: health("cache") == "ok"
                             and health("database") == "fail", "Redis back, PostgreSQL DOWN")
