@@ -20,7 +20,7 @@ from ..timeutil import parse_duration
 from .common import COMMON, EXIT_USAGE, CliError, commands
 
 # The command groups, each a module with ``add_parsers(commands)``.
-COMMAND_MODULES = ("exercise", "incident", "journal", "runbooks", "status")
+COMMAND_MODULES = ("exercise", "incident", "journal", "runbooks", "status", "sync")
 
 
 def _duration(value: str) -> float:
@@ -138,7 +138,7 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
     return run_ui(lambda: ui.CockpitApp(session, keymap=config.keys))
 
 
-NEEDS_CONFIG: dict[str | None, bool] = {None: True, "status": True}
+NEEDS_CONFIG: dict[str | None, bool] = {None: True, "status": True, "sync": True}
 
 
 def main(argv: list[str] | None = None) -> int:
