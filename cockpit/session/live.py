@@ -36,7 +36,7 @@ from ..journal.watch import preview_tail
 from ..probes.scheduler import Scheduler, anchors_from_config, from_config
 from ..probes.selfcheck import Verdict
 from ..text import one_line
-from ..timeutil import Clock, SystemClock
+from ..timeutil import Clock, SystemClock, format_duration
 from .protocol import (
     Banner,
     BannerLevel,
@@ -101,6 +101,14 @@ class LiveSession:
         self._probe_thread: threading.Thread | None = None
         self._watch_stop: asyncio.Event | None = None
         self._run_loop: asyncio.AbstractEventLoop | None = None
+        # --- journal sync across bastions ([sync]; the engine runs in a worker thread)
+        self._sync: Any = None
+        self._sync_report: Any = None  # the last run's cockpit.sync.Report
+        self._sync_last_ok: float | None = None  # time.time() of the last complete run
+        if config.sync is not None:
+            from ..sync import make_engine
+
+            self._sync = make_engine(config.sync, self.state_dir, mode=config.mode)
 
     # ------------------------------------------------------------------ the seam: reading
     @property
@@ -124,7 +132,38 @@ class LiveSession:
             state, self.services, {h.service: h for h in health}, self.milestones, now)
         return View(now=now, health=health, entries=entries, pending=pending, unsaved=unsaved,
                     incident=None if loading else state, incident_id=iid, clocks=clocks,
-                    loading=loading, banners=self._banners(now), paused=False)
+                    loading=loading, banners=self._banners(now), paused=False,
+                    sync=self.sync_status())
+
+    def sync_status(self) -> str:
+        """"sync: N entries waiting, last sync 4m ago" (empty without [sync])."""
+        if self._sync is None:
+            return ""
+        rep, last = self._sync_report, self._sync_last_ok
+        ago = "never" if last is None else f"{format_duration(max(0.0, time.time() - last))} ago"
+        if rep is None:
+            return "sync: starting"
+        if rep.error is None and rep.waiting == 0:
+            return f"sync: up to date ({ago})"
+        return f"sync: {rep.waiting} entries waiting, last sync {ago}"
+
+    def _sync_banners(self) -> list[Banner]:
+        rep = self._sync_report
+        if self._sync is None or rep is None:
+            return []
+        out = []
+        if rep.error is not None:
+            out.append(Banner("sync", BannerLevel.WARNING, (
+                f"Sync behind: {self.sync_status().removeprefix('sync: ')} "
+                f"({one_line(rep.error, 120)}). Local entries are saved here; they go out "
+                "when S3 answers again.")))
+        if rep.problems:
+            n = len(rep.problems)
+            out.append(Banner("sync-quarantine", BannerLevel.ERROR, (
+                f"Sync: {n} problem{'' if n == 1 else 's'} with the bucket, nothing of it "
+                f"merged: {one_line(rep.problems[0], 200)}. `cockpit sync --once` lists "
+                "them.")))
+        return out
 
     def _journal(self) -> Journal | None:
         iid = self.incident_id
@@ -138,7 +177,7 @@ class LiveSession:
                      if u.kind != "session-start")
 
     def _banners(self, now: float) -> tuple[Banner, ...]:
-        out: list[Banner] = []
+        out: list[Banner] = self._sync_banners()
         j = self._journal()
         if j is not None and j.failed:
             n = len([u for u in j.unsaved if u.kind != "session-start"])
@@ -301,6 +340,7 @@ class LiveSession:
         self._run_loop = asyncio.get_running_loop()
         self._start_probes()
         upkeep = asyncio.create_task(self._upkeep())
+        sync = asyncio.create_task(self._sync_loop()) if self._sync is not None else None
         try:
             while True:
                 follower = self._follower
@@ -324,6 +364,36 @@ class LiveSession:
             upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
+            if sync is not None:
+                sync.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sync
+
+    async def _sync_loop(self) -> None:
+        """One sync run per ``[sync] interval`` in a worker thread, never on the UI's loop,
+        each bounded by ``[sync] deadline`` (like a probe's): past it the run is given up
+        (the engine stops itself at its next request) and the sync shows behind."""
+        from ..sync import Report
+
+        engine = self._sync
+        cfg = self.config.sync
+        assert engine is not None and cfg is not None
+        while True:
+            try:
+                rep = await asyncio.wait_for(asyncio.to_thread(engine.run),
+                                             timeout=cfg.deadline + 1.0)
+            except TimeoutError:
+                waiting = self._sync_report.waiting if self._sync_report else 0
+                rep = Report(waiting=waiting, finished=time.time(),
+                             error=f"no answer within the {cfg.deadline:g}s deadline")
+            except Exception as e:  # noqa: BLE001 - shown as a banner, the loop goes on
+                rep = Report(finished=time.time(), error=one_line(f"{type(e).__name__}: {e}",
+                                                                    200))
+            if rep.error is None:
+                self._sync_last_ok = rep.finished
+            self._sync_report = rep
+            self._changed()  # the sync line and banners changed (mirrors: the follower)
+            await asyncio.sleep(cfg.interval)
 
     async def _upkeep(self) -> None:
         while True:
@@ -492,3 +562,5 @@ class LiveSession:
         if thread is not None:
             thread.join(timeout=5)  # the scheduler saves the last-known results on stop
         self.store.close()
+        if self._sync is not None:
+            self._sync.bucket.close()

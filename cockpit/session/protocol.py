@@ -82,6 +82,9 @@ class View:
     loading: bool  # a big incident's first read: newest entries shown, no state yet
     banners: tuple[Banner, ...] = ()
     paused: bool = False  # the session's clock is frozen (demo, exercise)
+    # journal sync across bastions ([sync]): "sync: 3 entries waiting, last sync 4m ago";
+    # empty when the session does not sync
+    sync: str = ""
 
 
 @dataclass(frozen=True)
