@@ -36,7 +36,7 @@ from ..journal.watch import preview_tail
 from ..probes.scheduler import Scheduler, anchors_from_config, from_config
 from ..probes.selfcheck import Verdict
 from ..text import one_line
-from ..timeutil import Clock, SystemClock, format_duration
+from ..timeutil import Clock, SystemClock
 from .protocol import (
     Banner,
     BannerLevel,
@@ -49,6 +49,14 @@ from .steps import LiveSteps
 
 JOURNAL_RETRY = 5.0  # seconds between automatic retries of a failed journal
 RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
+
+
+def _ago(seconds: float) -> str:
+    """"4m ago": coarse (minutes), so the sync line changes once a minute, not every second."""
+    m = int(max(0.0, seconds)) // 60
+    if m < 1:
+        return "under 1m ago"
+    return f"{m}m ago" if m < 60 else f"{m // 60}h{m % 60:02d}m ago"
 
 
 class LiveSession:
@@ -140,7 +148,7 @@ class LiveSession:
         if self._sync is None:
             return ""
         rep, last = self._sync_report, self._sync_last_ok
-        ago = "never" if last is None else f"{format_duration(max(0.0, time.time() - last))} ago"
+        ago = "never" if last is None else _ago(time.time() - last)
         if rep is None:
             return "sync: starting"
         if rep.error is None and rep.waiting == 0:
@@ -389,10 +397,12 @@ class LiveSession:
             except Exception as e:  # noqa: BLE001 - shown as a banner, the loop goes on
                 rep = Report(finished=time.time(), error=one_line(f"{type(e).__name__}: {e}",
                                                                     200))
+            before = (self.sync_status(), self._sync_banners())
             if rep.error is None:
                 self._sync_last_ok = rep.finished
             self._sync_report = rep
-            self._changed()  # the sync line and banners changed (mirrors: the follower)
+            if (self.sync_status(), self._sync_banners()) != before:
+                self._changed()  # (pulled entries reach the screen through the follower)
             await asyncio.sleep(cfg.interval)
 
     async def _upkeep(self) -> None:
