@@ -106,3 +106,21 @@ def test_partition_keeps_writing_and_converges(s3_server_factory, tmp_path):
         texts = sorted(e["data"]["text"] for e in b.log(iid) if e["kind"] == "note")
         assert texts == sorted([f"{x.name} offline {k}" for x in bastions for k in range(5)]
                                + [f"{x.name} note {k}" for x in bastions for k in range(6)])
+
+
+def test_exercises_are_synced_too(s3_server, tmp_path):
+    a, b = make_bastions(tmp_path, s3_server, 2)
+    r = a.cli("exercise", "start", "database-loss", "-q")
+    assert r.returncode == 0, r.stderr
+    xid = r.stdout.strip()
+    assert a.sync().returncode == 0
+    r = b.sync()
+    assert r.returncode == 0, r.stderr
+    assert "new incident" not in r.stdout  # an exercise is never listed as an incident
+    listed = b.cli("exercise", "list")
+    assert listed.returncode == 0 and xid in listed.stdout, (listed.stdout, listed.stderr)
+    assert xid not in b.cli("incident", "list").stdout
+    assert b.cli("exercise", "verify", xid).returncode == 0
+    la = a.cli("exercise", "log", xid)
+    lb = b.cli("exercise", "log", xid)
+    assert la.returncode == 0 and la.stdout == lb.stdout
