@@ -113,6 +113,8 @@ class LiveSession:
         self._sync: Any = None
         self._sync_report: Any = None  # the last run's cockpit.sync.Report
         self._sync_last_ok: float | None = None  # time.time() of the last complete run
+        self._sync_writes = 0  # this cockpit's writes since the current run began
+        self._sync_wake: asyncio.Event | None = None  # set by a write: sync soon
         if config.sync is not None:
             from ..sync import make_engine
 
@@ -143,6 +145,15 @@ class LiveSession:
                     loading=loading, banners=self._banners(now), paused=False,
                     sync=self.sync_status())
 
+    def _sync_soon(self) -> None:
+        """A local write: counted as waiting, and the sync loop woken (from any thread)."""
+        wake, loop = self._sync_wake, self._run_loop
+        if self._sync is None or wake is None or loop is None or loop.is_closed():
+            return
+        self._sync_writes += 1
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(wake.set)
+
     def sync_status(self) -> str:
         """"sync: N entries waiting, last sync 4m ago" (empty without [sync])."""
         if self._sync is None:
@@ -151,9 +162,10 @@ class LiveSession:
         ago = "never" if last is None else _ago(time.time() - last)
         if rep is None:
             return "sync: starting"
-        if rep.error is None and rep.waiting == 0:
+        waiting = rep.waiting + self._sync_writes
+        if rep.error is None and waiting == 0:
             return f"sync: up to date ({ago})"
-        return f"sync: {rep.waiting} entries waiting, last sync {ago}"
+        return f"sync: {waiting} entries waiting, last sync {ago}"
 
     def _sync_banners(self) -> list[Banner]:
         rep = self._sync_report
@@ -386,7 +398,11 @@ class LiveSession:
         engine = self._sync
         cfg = self.config.sync
         assert engine is not None and cfg is not None
+        self._sync_wake = wake = asyncio.Event()
         while True:
+            wake.clear()
+            shown = (self.sync_status(), self._sync_banners())  # as last drawn, roughly
+            self._sync_writes = 0
             try:
                 rep = await asyncio.wait_for(asyncio.to_thread(engine.run),
                                              timeout=cfg.deadline + 1.0)
@@ -397,13 +413,15 @@ class LiveSession:
             except Exception as e:  # noqa: BLE001 - shown as a banner, the loop goes on
                 rep = Report(finished=time.time(), error=one_line(f"{type(e).__name__}: {e}",
                                                                     200))
-            before = (self.sync_status(), self._sync_banners())
             if rep.error is None:
                 self._sync_last_ok = rep.finished
             self._sync_report = rep
-            if (self.sync_status(), self._sync_banners()) != before:
+            if (self.sync_status(), self._sync_banners()) != shown:
                 self._changed()  # (pulled entries reach the screen through the follower)
-            await asyncio.sleep(cfg.interval)
+            # the next run after the interval, or soon after this cockpit wrote something
+            await asyncio.sleep(min(1.0, cfg.interval))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, cfg.interval - 1.0))
 
     async def _upkeep(self) -> None:
         while True:
@@ -512,6 +530,7 @@ class LiveSession:
         self._changed()
         try:
             write()
+            self._sync_soon()
             with contextlib.suppress(OSError):
                 self.poll()
         finally:

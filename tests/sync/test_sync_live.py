@@ -3,6 +3,8 @@ behind it is, and brings an incident declared on another bastion into the incide
 
 from __future__ import annotations
 
+import asyncio
+
 from shared_fakes import Blackhole
 
 from cockpit.config import Config, Milestones, ServiceConfig, SyncConfig
@@ -92,11 +94,39 @@ async def test_incident_declared_on_another_bastion_appears(s3_server, tmp_path,
         assert await wait_until(pilot, lambda: any(e.data.get("text") == "seen here"
                                                    for e in env.entries())), \
             (app.screen, banner(app), env.entries())
-        assert await wait_until(pilot, lambda: env.sync_status().startswith(
-            "sync: up to date")), (env.sync_status(), env._sync_report)
-    for _ in range(20):
-        other.sync()
-        if any(e["data"].get("text") == "seen here" for e in other.log(iid)):
-            break
-    assert any(e["data"].get("text") == "seen here" for e in other.log(iid))
+        # the cockpit's background sync pushes it: the other bastion pulls it
+        for _ in range(60):
+            await asyncio.to_thread(other.sync)
+            if any(e["data"].get("text") == "seen here" for e in other.log(iid)):
+                break
+            await pilot.pause(0.5)
+        assert any(e["data"].get("text") == "seen here" for e in other.log(iid))
     assert other.verify(iid).returncode == 0
+
+
+def test_quarantined_segment_is_a_red_banner(s3_server, tmp_path, monkeypatch):
+    """A real pull of a segment edited in the bucket: the session's banner names writer and
+    sequence (the engine's own report, as the background sync stores it)."""
+    from cockpit.session.protocol import BannerLevel
+
+    (other,) = make_bastions(tmp_path, s3_server, 1)
+    bucket = other.config.read_text().split('bucket = "')[1].split('"')[0]
+    r = other.cli("incident", "declare", "--title", "Tampered")
+    assert other.sync().returncode == 0
+    s3 = s3_server.client()
+    key = s3.list_objects_v2(Bucket=bucket, Prefix="dr/incidents/")["Contents"][0]["Key"]
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=body.replace(b"Tampered", b"Tampere!"))
+    monkeypatch.setenv("SYNC_TEST_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("SYNC_TEST_SECRET", s3_server.secret_key)
+    env = LiveSession(config(s3_server.endpoint, bucket, deadline=10.0), tmp_path / "here",
+                      probes=False)
+    try:
+        env._sync_report = env._sync.run()
+        (b,) = [b for b in env.view().banners if b.key == "sync-quarantine"]
+        assert b.level == BannerLevel.ERROR
+        assert f"writer {key.split('/')[3]} seq 1-2" in b.text and "quarantined" in b.text
+        assert r.stdout.strip() not in [c.id for c in env.incidents()] or all(
+            c.state.title != "Tampere!" for c in env.incidents())
+    finally:
+        env.stop()
