@@ -61,3 +61,23 @@ def test_cli_without_sync_configured_says_so(tmp_path):
                        timeout=60)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "sync is not configured" in r.stderr
+
+
+def test_cli_sync_against_a_blackhole_stops_at_its_deadline(tmp_path):
+    from shared_fakes import Blackhole
+
+    from .bastion import Bastion
+
+    hole = Blackhole()
+    try:
+        b = Bastion(tmp_path, "b0", bucket="dr", endpoint=f"http://127.0.0.1:{hole.port}",
+                    access_key="AKIATEST", secret_key="not-a-secret", deadline="2s")
+        r = b.cli("incident", "declare", "--title", "Cut off")
+        assert r.returncode == 0
+        r = b.sync()  # subprocess timeout 120 s: the run itself gives up after its deadline
+        assert r.returncode == 1
+        assert "timed out" in r.stderr or "deadline" in r.stderr, r.stderr
+        assert "2 entries waiting" in r.stderr and r.stderr.count("\n") == 1
+        assert "not-a-secret" not in r.stderr + r.stdout
+    finally:
+        hole.close()
