@@ -326,6 +326,32 @@ class Engine:
                 st.dirty = True
                 st.save()  # what is in the bucket is never pushed twice
 
+    def _repush(self, root: str, iid: str, writer: str, key: str, first: int, last: int,
+                st: _State) -> bool:
+        """Put back a deleted segment of a local writer, from its journal file (checked)."""
+        path = self._inc_dir(root, iid) / "journal" / f"{writer}.toml"
+        try:
+            buf = path.read_bytes()
+        except OSError:
+            return False
+        fs = scan(buf, path, iid, keep_going=False)
+        if fs.seq < last:
+            return False
+        recs = []
+        start = len(HEADER)
+        for m in TERMINATOR_RE.finditer(buf, start, fs.valid_end):
+            recs.append(buf[start:m.end()])
+            start = m.end()
+        data = b"".join(recs[first - 1:last])
+        etag = self.bucket.put_new(key, data)
+        if etag is None:  # someone put it back meanwhile
+            theirs, etag = self.bucket.get(key, len(data))
+            if theirs != data:
+                return False
+        st.keys[key] = etag
+        st.dirty = True
+        return True
+
     # ------------------------------------------------------------------ pull
     def _mirror(self, path: Path, iid: str) -> _Mirror:
         try:
@@ -376,6 +402,12 @@ class Engine:
             writer = key[len(base):].partition("/")[0]
             rng = f"{int(m.group(1))}-{int(m.group(2))}" if m else "?"
             pkey = "deleted:" + key
+            if m and writer in locals_ and self._repush(root, iid, writer, key,
+                                                       int(m.group(1)), int(m.group(2)), st):
+                rep.problems.append(f"{root}/{iid}: writer {writer} seq {rng}: segment deleted "
+                                    "from the bucket (by hand?); pushed again from this "
+                                    "bastion's journal")
+                continue
             if pkey not in st.problems:
                 st.problems[pkey] = (f"{root}/{iid}: writer {writer} seq {rng}: segment deleted "
                                      "from the bucket (by hand?); the local copy is kept")

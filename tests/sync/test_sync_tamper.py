@@ -70,9 +70,26 @@ def test_edited_deleted_added_objects_are_quarantined(s3_server, tmp_path):
     texts = [e.get("data", {}).get("text") for e in c.log(iid)]
     assert "b0 note 1" in texts and "b0 note 5" not in texts  # held, not merged
     assert c.verify(iid).returncode == 0
-    # deleted after a pulled it: a is told too (and keeps its copy)
+    # the writer's own bastion sees its segment gone and puts it back from its journal
     r = a.sync()
-    assert f"writer {gone_writer} seq {gone_first}-" in r.stderr and "deleted" in r.stderr
+    assert f"writer {gone_writer} seq {gone_first}-" in r.stderr
+    assert "deleted from the bucket (by hand?); pushed again" in r.stderr
+    assert segs[1] in seg_keys(s3, bucket, iid)
+    r = c.sync()  # the gap is closed: the held segments are merged now
+    assert "missing from the bucket" not in r.stderr
+    texts = [e.get("data", {}).get("text") for e in c.log(iid)]
+    assert "b0 note 5" in texts
+    assert c.verify(iid).returncode == 0
+    # deleted after b pulled it: b is told (and keeps its copy)
+    b.sync()
+    assert "b0 note 5" in [e.get("data", {}).get("text") for e in b.log(iid)]
+    s3.delete_object(Bucket=bucket, Key=segs[0])
+    r = b.sync()
+    first0 = int(re.findall(r"(\d{12})", segs[0])[0])
+    assert f"writer {gone_writer} seq {first0}-" in r.stderr
+    assert "segment deleted from the bucket (by hand?); the local copy is kept" in r.stderr
+    assert "b0 note 0" in [e.get("data", {}).get("text") for e in b.log(iid)]
+    assert a.sync().returncode == 1  # (a puts it back, and says so)
 
     # -- added: garbage under a new writer, and an object that is no segment at all
     s3.put_object(Bucket=bucket, Key=f"dr/incidents/{iid}/w-evil-1-abcd/"
