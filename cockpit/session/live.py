@@ -175,8 +175,8 @@ class LiveSession:
         if rep.error is not None:
             out.append(Banner("sync", BannerLevel.WARNING, (
                 f"Sync behind: {self.sync_status().removeprefix('sync: ')} "
-                f"({one_line(rep.error, 120)}). Local entries are saved here; they go out "
-                "when S3 answers again.")))
+                f"(S3: {one_line(rep.error, 100)}). Entries are saved here; they go out when "
+                "S3 answers.")))
         if rep.problems:
             n = len(rep.problems)
             out.append(Banner("sync-quarantine", BannerLevel.ERROR, (

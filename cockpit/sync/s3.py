@@ -41,7 +41,7 @@ def describe(e: BaseException) -> str:
         from ..probes._s3 import classify
 
         cls, msg = classify(e)
-        return f"{cls}: {msg}" if msg else str(cls)
+        return msg or str(cls)
     except Exception:  # noqa: BLE001
         return type(e).__name__
 
@@ -62,7 +62,7 @@ class Bucket:
     def _remaining(self) -> float:
         left = self._until - time.monotonic()
         if left <= 0.05:
-            raise SyncDeadline(f"sync deadline of {self.cfg.deadline:g}s reached")
+            raise SyncDeadline(f"the {self.cfg.deadline:g}s deadline was reached")
         return left
 
     def client(self) -> Any:
@@ -103,8 +103,8 @@ class Bucket:
             if _status(e) == 412:
                 raise
             if time.monotonic() >= self._until:
-                raise SyncDeadline(f"sync deadline of {self.cfg.deadline:g}s reached "
-                                   f"({describe(e)})") from None
+                raise SyncDeadline(f"{describe(e)} at the {self.cfg.deadline:g}s deadline"
+                                   ) from None
             raise SyncError(describe(e)) from None
 
     def list(self, prefix: str, *, delimiter: str | None = None) -> Iterator[Listed | str]:
