@@ -309,7 +309,7 @@ class Engine:
                 if etag is None:  # already there (an earlier run died before saving state)
                     theirs, etag = self.bucket.get(key, len(data))
                     if theirs != data:
-                        st.problems[key] = (f"{root}/{iid}: writer {writer} seq {first}-{last}: "
+                        st.problems["push:" + key] = (f"{root}/{iid}: writer {writer} seq {first}-{last}: "
                                             "a different object already holds this key in the "
                                             "bucket: not pushed (edited by hand?)")
                         st.dirty = True

@@ -105,3 +105,22 @@ def test_edited_deleted_added_objects_are_quarantined(s3_server, tmp_path):
     # every problem is one line
     for line in r.stderr.splitlines():
         assert line.startswith(("sync problem:", "cockpit: sync:")) or not line.strip()
+
+
+def test_nothing_in_the_bucket_is_overwritten(s3_server, tmp_path):
+    """The conditional put: a key already taken by another object is left as it is and the
+    push of that range is refused in one line (SeaweedFS honours ``If-None-Match: *``)."""
+    (a,) = make_bastions(tmp_path, s3_server, 1)
+    bucket = a.config.read_text().split('bucket = "')[1].split('"')[0]
+    r = a.cli("incident", "declare", "--title", "Squatted")
+    iid = r.stdout.strip()
+    (jfile,) = (a.state / "incidents" / iid / "journal").glob("w-*.toml")
+    key = f"dr/incidents/{iid}/{jfile.stem}/000000000001-000000000002.seg"
+    s3 = s3_server.client()
+    s3.put_object(Bucket=bucket, Key=key, Body=b"squatter")
+    r = a.sync()
+    assert r.returncode == 1
+    assert (f"writer {jfile.stem} seq 1-2: a different object already holds this key in the "
+            "bucket: not pushed") in r.stderr
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"squatter"
+    assert "0 segments" in r.stdout.split("pulled")[0]
