@@ -42,7 +42,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     engine = make_engine(cfg.sync, args.state_dir, mode=cfg.mode)
     try:
         while True:
-            rep = engine.run(args.incident)
+            try:
+                rep = engine.run(args.incident)
+            except OSError as e:
+                where = getattr(e, "filename", None) or args.state_dir
+                raise CliError(f"{where}: {e.strerror or e}") from None
             _print_report(rep, args.incident)
             sys.stdout.flush()
             if args.once:

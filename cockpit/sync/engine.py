@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..journal.model import check_incident_id, incidents_dir, is_journal_file
+from ..journal.model import JournalError, check_incident_id, incidents_dir, is_journal_file
 from ..journal.perms import ensure_dir, ensure_tree, file_mode, fsync_dir
 from ..journal.reader import _dir_mode, scan
 from ..journal.record import HEADER, TERMINATOR_RE
@@ -151,7 +151,13 @@ class Engine:
                     if only is None:
                         ids |= self._remote_ids(r)
                     for iid in sorted(ids):
-                        self._sync_incident(r, iid, rep)
+                        try:
+                            self._sync_incident(r, iid, rep)
+                        except SyncError:
+                            raise
+                        except (OSError, JournalError) as e:  # this incident only
+                            rep.problems.append(one_line(
+                                f"{r}/{iid}: {getattr(e, 'strerror', None) or e}", 600))
             except SyncError as e:
                 rep.error = one_line(str(e), 300)
             rep.waiting = sum(self._waiting(r, i) for r in ROOTS
