@@ -8,7 +8,8 @@ import sys
 SUITES = ["benchmarks.tui", "benchmarks.bench_offline", "benchmarks.bench_journal", "benchmarks.bench_probes",
           "benchmarks.bench_ui_probes", "benchmarks.bench_incident",
           "benchmarks.bench_executor", "benchmarks.bench_memory", "benchmarks.bench_capture",
-          "benchmarks.bench_browser", "benchmarks.bench_review"]
+          "benchmarks.bench_browser", "benchmarks.bench_review",
+          "benchmarks.bench_sync"]
 
 
 def main(argv: list[str]) -> int:

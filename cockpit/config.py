@@ -45,6 +45,26 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """``[sync]``: journal sync across bastions through an S3 bucket (``cockpit.sync``).
+
+    Credentials only by reference (``*_env`` / ``*_file``): an inline secret is refused."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    interval: float = 30.0
+    deadline: float = 10.0
+    addressing_style: str = "path"
+    verify: bool = True
+    ca_file: str | None = None
+    # access_key_id, access_key_id_env, secret_access_key_env, secret_access_key_file,
+    # session_token_env (resolved when a sync runs, never stored)
+    credentials: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     environment: str
@@ -57,6 +77,7 @@ class Config:
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys (the keymap)
     drills: tuple[DrillKind, ...] = PLAN_DRILLS  # the testing schedule ([drills.ID])
     bell: bool = True  # ring the terminal bell with an announcement
+    sync: SyncConfig | None = None  # [sync] with enabled = true
 
 
 _COCKPIT = {
@@ -138,6 +159,7 @@ _TOP = {
     "services": Field("table", default={}),
     "keys": Field("table", default={}),
     "drills": Field("table", default={}),
+    "sync": Field("table", default={}),
 }
 _DRILL = {
     "title": Field("str"),
@@ -146,6 +168,47 @@ _DRILL = {
     "scenario": Field("str"),
     "enabled": Field("bool"),
 }
+_SYNC_CREDENTIALS = ("access_key_id", "access_key_id_env", "secret_access_key_env",
+                     "secret_access_key_file", "session_token_env")
+_INLINE_SECRETS = ("secret_access_key", "session_token", "password")
+_SYNC = {
+    "enabled": Field("bool", default=False, help="sync is off unless this is true"),
+    "bucket": Field("str", help="the S3 bucket (required when enabled)"),
+    "prefix": Field("str", default="", help="key prefix inside the bucket (no leading slash)",
+                    check=lambda v: "no leading '/'" if v.startswith("/") else None),
+    "endpoint": Field("str", help="S3 endpoint URL for S3-compatible stores (default: AWS)",
+                      check=lambda v: None if v.startswith(("http://", "https://"))
+                      else "write an http:// or https:// URL"),
+    "region": Field("str", default="us-east-1"),
+    "interval": Field("duration", default="30s", minimum=1.0),
+    "deadline": Field("duration", default="10s", minimum=0.5,
+                      help="hard limit of one sync run (like a probe's deadline)"),
+    "addressing_style": Field("str", default="path", choices=("path", "virtual", "auto")),
+    "verify": Field("bool", default=True),
+    "ca_file": Field("str"),
+    **{k: Field("str") for k in _SYNC_CREDENTIALS},
+}
+
+
+def _sync(v: Validator, raw: dict[str, Any], base: Path) -> SyncConfig | None:
+    for k in _INLINE_SECRETS:
+        if k in raw:
+            v.error(("sync", k), "inline secrets are refused: name an environment variable "
+                                 f"({k}_env) or a file ({k}_file)")
+    s = v.table({k: x for k, x in raw.items() if k not in _INLINE_SECRETS}, _SYNC, ("sync",))
+    if not s.get("enabled"):
+        return None
+    if not s.get("bucket"):
+        v.error(("sync", "bucket"), "missing required value (sync is enabled)")
+        return None
+    creds = {k: s[k] for k in _SYNC_CREDENTIALS if s.get(k)}
+    if "secret_access_key_file" in creds:
+        creds["secret_access_key_file"] = str(base / creds["secret_access_key_file"])
+    return SyncConfig(
+        bucket=s["bucket"], prefix=(s.get("prefix") or "").strip("/"),
+        endpoint=s.get("endpoint"), region=s["region"], interval=s["interval"],
+        deadline=s["deadline"], addressing_style=s["addressing_style"], verify=s["verify"],
+        ca_file=str(base / s["ca_file"]) if s.get("ca_file") else None, credentials=creds)
 
 
 INLINE_SECRET = ("a secret written inline in a DSN or URL: remove it and name it with "
@@ -241,6 +304,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
             v.error(dpath, "expected a table ([drills.NAME] cadence = \"7d\")")
         else:
             drills[did] = v.table(draw, _DRILL, dpath)
+    sync = _sync(v, top.get("sync") or {}, path.parent)
     v.raise_all()
     base = path.parent
     state_dir = cockpit.get("state_dir")
@@ -257,6 +321,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> Config:
         keys=keys,
         drills=merge_kinds(drills),
         bell=bool(cockpit["bell"]),
+        sync=sync,
     )
 
 
@@ -316,6 +381,6 @@ def resolve_state_dir(explicit: str | None, config: Config | None = None,
 
 
 __all__ = [
-    "Config", "ServiceConfig", "ProbeConfig", "Milestones", "DocumentError",
+    "Config", "ServiceConfig", "SyncConfig", "ProbeConfig", "Milestones", "DocumentError",
     "load_config", "parse_config", "find_config", "resolve_state_dir",
 ]

@@ -54,6 +54,9 @@ def held_secrets(config: Any, environ: Mapping[str, str] | None = None) -> tuple
     for svc in getattr(config, "services", {}).values():
         for probe in getattr(svc, "probes", ()):
             found.update(probe_secrets(getattr(probe, "options", {}) or {}, environ))
+    sync = getattr(config, "sync", None)
+    if sync is not None:  # [sync] credentials (by reference only)
+        found.update(probe_secrets(sync.credentials, environ))
     return tuple(sorted((s for s in found if len(s) >= MIN_LEN), key=lambda s: (-len(s), s)))
 
 

@@ -149,7 +149,8 @@ class MainScreen(Screen[None]):
         self.query_one(ClockPane).show(view.incident, view.clocks, targets, loading=view.loading)
         log = self.query_one(LogView)
         log_title = ("▶ " if log.has_focus else "") + self.TITLES["log"] + (
-            " (loading: newest entries first)" if view.loading else "")
+            " (loading: newest entries first)" if view.loading else "") + (
+            f" · {one_line(view.sync, 60)}" if view.sync else "")
         if log.border_title != log_title:
             log.border_title = log_title
         log.show(view.entries, view.pending, view.unsaved, log_line)

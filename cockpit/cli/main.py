@@ -21,7 +21,7 @@ from .common import COMMON, EXIT_USAGE, CliError, commands
 
 # The command groups, each a module with ``add_parsers(commands)``.
 COMMAND_MODULES = ("drills", "evidence", "exercise", "incident", "journal", "review", "runbooks",
-                   "serve", "status")
+                   "serve", "status", "sync")
 # Commands that read no configuration unless one is named with --config (the review of a
 # recorded incident runs with none: empty $HOME, no cockpit.toml, no network).
 NO_CONFIG = ("demo", "review")
@@ -142,7 +142,7 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
     return run_ui(lambda: ui.CockpitApp(session, keymap=config.keys))
 
 
-NEEDS_CONFIG: dict[str | None, bool] = {None: True, "status": True}
+NEEDS_CONFIG: dict[str | None, bool] = {None: True, "status": True, "sync": True}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,14 @@ MAX_NOTICES = 20  # announcements kept for the UI (it shows each once)
 RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
 
 
+def _ago(seconds: float) -> str:
+    """"4m ago": coarse (minutes), so the sync line changes once a minute, not every second."""
+    m = int(max(0.0, seconds)) // 60
+    if m < 1:
+        return "under 1m ago"
+    return f"{m}m ago" if m < 60 else f"{m // 60}h{m % 60:02d}m ago"
+
+
 class LiveSession:
     """See the module docstring. ``probes=False``: no scheduler (tests, tools);
     ``observer=True``: never journals by itself (a read-only view)."""
@@ -130,6 +138,16 @@ class LiveSession:
         self._probe_thread: threading.Thread | None = None
         self._watch_stop: asyncio.Event | None = None
         self._run_loop: asyncio.AbstractEventLoop | None = None
+        # --- journal sync across bastions ([sync]; the engine runs in a worker thread)
+        self._sync: Any = None
+        self._sync_report: Any = None  # the last run's cockpit.sync.Report
+        self._sync_last_ok: float | None = None  # time.time() of the last complete run
+        self._sync_writes = 0  # this cockpit's writes since the current run began
+        self._sync_wake: asyncio.Event | None = None  # set by a write: sync soon
+        if config.sync is not None:
+            from ..sync import make_engine
+
+            self._sync = make_engine(config.sync, self.state_dir, mode=config.mode)
 
     # ------------------------------------------------------------------ the seam: reading
     @property
@@ -160,7 +178,8 @@ class LiveSession:
         return View(now=now, health=health, entries=entries, pending=pending, unsaved=unsaved,
                     incident=None if loading else state, incident_id=iid, clocks=clocks,
                     loading=loading, banners=self._banners(now), paused=False,
-                    open_incidents=open_count, notices=notices)
+                    open_incidents=open_count, notices=notices,
+                    sync=self.sync_status())
 
     # ------------------------------------------------------------------ announcements
     def announce(self, text: str, level: str = "warning") -> None:
@@ -204,6 +223,46 @@ class LiveSession:
                           else "warning")
         return summaries
 
+    def _sync_soon(self) -> None:
+        """A local write: counted as waiting, and the sync loop woken (from any thread)."""
+        wake, loop = self._sync_wake, self._run_loop
+        if self._sync is None or wake is None or loop is None or loop.is_closed():
+            return
+        self._sync_writes += 1
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(wake.set)
+
+    def sync_status(self) -> str:
+        """"sync: N entries waiting, last sync 4m ago" (empty without [sync])."""
+        if self._sync is None:
+            return ""
+        rep, last = self._sync_report, self._sync_last_ok
+        ago = "never" if last is None else _ago(time.time() - last)
+        if rep is None:
+            return "sync: starting"
+        waiting = rep.waiting + self._sync_writes
+        if rep.error is None and waiting == 0:
+            return f"sync: up to date ({ago})"
+        return f"sync: {waiting} entries waiting, last sync {ago}"
+
+    def _sync_banners(self) -> list[Banner]:
+        rep = self._sync_report
+        if self._sync is None or rep is None:
+            return []
+        out = []
+        if rep.error is not None:
+            out.append(Banner("sync", BannerLevel.WARNING, (
+                f"Sync behind: {self.sync_status().removeprefix('sync: ')} "
+                f"(S3: {one_line(rep.error, 100)}). Entries are saved here; they go out when "
+                "S3 answers.")))
+        if rep.problems:
+            n = len(rep.problems)
+            out.append(Banner("sync-quarantine", BannerLevel.ERROR, (
+                f"Sync: {n} problem{'' if n == 1 else 's'} with the bucket, nothing of it "
+                f"merged: {one_line(rep.problems[0], 200)}. `cockpit sync --once` lists "
+                "them.")))
+        return out
+
     def _journal(self) -> Journal | None:
         iid = self.incident_id
         return None if iid is None else self.store.opened_journal(iid)
@@ -216,7 +275,7 @@ class LiveSession:
                      if u.kind != "session-start")
 
     def _banners(self, now: float) -> tuple[Banner, ...]:
-        out: list[Banner] = []
+        out: list[Banner] = self._sync_banners()
         j = self._journal()
         if j is not None and j.failed:
             n = len([u for u in j.unsaved if u.kind != "session-start"])
@@ -404,6 +463,7 @@ class LiveSession:
         self._start_probes()
         upkeep = asyncio.create_task(self._upkeep())
         scan = asyncio.create_task(self._scan_loop())
+        sync = asyncio.create_task(self._sync_loop()) if self._sync is not None else None
         try:
             while True:
                 follower = self._follower
@@ -430,6 +490,10 @@ class LiveSession:
                 await upkeep
             with contextlib.suppress(asyncio.CancelledError):
                 await scan
+            if sync is not None:
+                sync.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sync
 
     async def _scan_loop(self) -> None:
         """Incidents declared or changed by anyone: the open count and announcements. It
@@ -447,6 +511,41 @@ class LiveSession:
             if after != before:
                 self._changed()
             await asyncio.sleep(INCIDENT_SCAN)
+
+
+    async def _sync_loop(self) -> None:
+        """One sync run per ``[sync] interval`` in a worker thread, never on the UI's loop,
+        each bounded by ``[sync] deadline`` (like a probe's): past it the run is given up
+        (the engine stops itself at its next request) and the sync shows behind."""
+        from ..sync import Report
+
+        engine = self._sync
+        cfg = self.config.sync
+        assert engine is not None and cfg is not None
+        self._sync_wake = wake = asyncio.Event()
+        while True:
+            wake.clear()
+            shown = (self.sync_status(), self._sync_banners())  # as last drawn, roughly
+            self._sync_writes = 0
+            try:
+                rep = await asyncio.wait_for(asyncio.to_thread(engine.run),
+                                             timeout=cfg.deadline + 1.0)
+            except TimeoutError:
+                waiting = self._sync_report.waiting if self._sync_report else 0
+                rep = Report(waiting=waiting, finished=time.time(),
+                             error=f"no answer within the {cfg.deadline:g}s deadline")
+            except Exception as e:  # noqa: BLE001 - shown as a banner, the loop goes on
+                rep = Report(finished=time.time(), error=one_line(f"{type(e).__name__}: {e}",
+                                                                    200))
+            if rep.error is None:
+                self._sync_last_ok = rep.finished
+            self._sync_report = rep
+            if (self.sync_status(), self._sync_banners()) != shown:
+                self._changed()  # (pulled entries reach the screen through the follower)
+            # the next run after the interval, or soon after this cockpit wrote something
+            await asyncio.sleep(min(1.0, cfg.interval))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, cfg.interval - 1.0))
 
     async def _upkeep(self) -> None:
         while True:
@@ -568,6 +667,7 @@ class LiveSession:
         self._changed()
         try:
             write()
+            self._sync_soon()
             with contextlib.suppress(OSError):
                 self.poll()
         finally:
@@ -638,6 +738,8 @@ class LiveSession:
         if thread is not None:
             thread.join(timeout=5)  # the scheduler saves the last-known results on stop
         self.store.close()
+        if self._sync is not None:
+            self._sync.bucket.close()
 
 
 def _recorder(config: Config) -> FlightRecorder:

@@ -98,6 +98,9 @@ class View:
     paused: bool = False  # the session's clock is frozen (demo, exercise)
     open_incidents: int | None = None  # incidents not closed (None: the session has one)
     notices: tuple[Notice, ...] = ()  # the latest announcements (see ``Notice``)
+    # journal sync across bastions ([sync]): "sync: 3 entries waiting, last sync 4m ago";
+    # empty when the session does not sync
+    sync: str = ""
 
 
 @dataclass(frozen=True)
