@@ -144,7 +144,8 @@ class LiveSession:
         self._sync_last_ok: float | None = None  # time.time() of the last complete run
         self._sync_writes = 0  # this cockpit's writes since the current run began
         self._sync_wake: asyncio.Event | None = None  # set by a write: sync soon
-        if config.sync is not None:
+        # an observer writes nothing, mirrors included: the operator's cockpit or cron syncs
+        if config.sync is not None and not observer:
             from ..sync import make_engine
 
             self._sync = make_engine(config.sync, self.state_dir, mode=config.mode)

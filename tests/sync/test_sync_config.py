@@ -81,3 +81,22 @@ def test_cli_sync_against_a_blackhole_stops_at_its_deadline(tmp_path):
         assert "not-a-secret" not in r.stderr + r.stdout
     finally:
         hole.close()
+
+
+def test_an_observer_never_syncs(tmp_path):
+    """A read-only view (the browser's) writes nothing, mirrors included: only the operator's
+    cockpit (or cron's ``cockpit sync``) syncs."""
+    from cockpit.session.live import LiveSession
+
+    (tmp_path / "s.txt").write_text("secret\n")
+    c = load_config(cfg(tmp_path, 'enabled = true\nbucket = "b"\n'
+                        'endpoint = "http://127.0.0.1:9"\nsecret_access_key_file = "s.txt"\n'
+                        'access_key_id = "AKIA1"\n'))
+    operator = LiveSession(c, tmp_path / "state", probes=False)
+    observer = LiveSession(c, tmp_path / "state", probes=False, observer=True)
+    try:
+        assert operator._sync is not None and operator.sync_status() == "sync: starting"
+        assert observer._sync is None and observer.sync_status() == ""
+    finally:
+        operator.stop()
+        observer.stop()
