@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 from ..health import Status
@@ -26,8 +25,8 @@ from ..runbooks.launch import DryRun, confirmation_for
 from ..runbooks.model import Rollback, Verify
 from ..runbooks.state import StepState, can_rollback, can_start
 from ..text import one_line, shorten
-from .protocol import RunbookLibrary, StepOutput, StepResult, View
-from .steps import load_library
+from .protocol import StepOutput, StepResult, View
+from .steps import LibrarySteps
 
 NOTHING_RUNS = "Rehearsal: nothing was run (an exercise or the demo never executes a command)."
 
@@ -49,18 +48,10 @@ def _dry(rb: Runbook, step: Step, kind: str, attempt: int, target: Step | Rollba
                   float(r.timeout), r.remote, r.script)
 
 
-class RehearsalSteps:
+class RehearsalSteps(LibrarySteps):
     """Steps of an exercise: journaled as rehearsals, never run."""
 
-    def __init__(self, session: RehearsalHost, dirs: tuple[Path, ...]) -> None:
-        self.session = session
-        self.dirs = dirs
-
-    def library(self) -> RunbookLibrary:
-        return load_library(self.dirs)
-
-    def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
-        return runbook.param_values(given, None)
+    session: RehearsalHost
 
     def _journal(self) -> Journal:  # or the demo's in-memory journal (same ``append``)
         return self.session.journal()

@@ -49,14 +49,13 @@ from .protocol import (
     BannerLevel,
     Capabilities,
     IncidentChoice,
-    RunbookLibrary,
     Runbooks,
     SessionKind,
     StepOutput,
     StepResult,
     View,
 )
-from .steps import OUTPUT_TAIL, load_library
+from .steps import OUTPUT_TAIL, LibrarySteps
 
 CHECKPOINT = 512  # entries between two saved folds: a move folds at most this many
 READ_ONLY = ("Review: read-only. Nothing can be written or run here; this is the record of "
@@ -552,19 +551,11 @@ class ReviewSession:
                            "see cockpit drills on the bastion.")
 
 
-class ReviewSteps:
+class ReviewSteps(LibrarySteps):
     """The runbook navigator in a review: step states as of ``t``, saved outputs; every
     action refused."""
 
-    def __init__(self, session: ReviewSession, dirs: tuple[Path, ...]) -> None:
-        self.session = session
-        self.dirs = dirs
-
-    def library(self) -> RunbookLibrary:
-        return load_library(self.dirs)
-
-    def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
-        return runbook.param_values(given, None)
+    session: ReviewSession
 
     def states(self, runbook_id: str) -> dict[tuple[str, str], StepState]:
         return self.session.step_states(runbook_id)

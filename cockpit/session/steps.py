@@ -41,6 +41,22 @@ def load_library(dirs: tuple[Path, ...]) -> RunbookLibrary:
     return RunbookLibrary(lib, tuple(p.one_line() for p in problems))
 
 
+class LibrarySteps:
+    """The part of a ``Runbooks`` that only reads: the library of ``dirs`` (then the
+    built-in one), parameters as each runbook gives them (no configuration). The demo's and
+    an exercise's rehearsals and a review build on it."""
+
+    def __init__(self, session: Any, dirs: tuple[Path, ...]) -> None:
+        self.session = session
+        self.dirs = dirs
+
+    def library(self) -> RunbookLibrary:
+        return load_library(self.dirs)
+
+    def param_values(self, runbook: Runbook, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        return runbook.param_values(given, None)
+
+
 def _result(res: Any, what: str) -> StepResult:
     if isinstance(res, ClaimedBy):
         return StepResult(f"Not started: {res}", warning=True)

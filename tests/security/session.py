@@ -273,7 +273,7 @@ class Cockpit:
         self.keys("home", "pagedown")  # the first page down only moves the cursor
         self.pty.settle(0.15, 2.0)
         seen = self.tags_on_screen()
-        patience = 1  # a busy machine may take longer than ``timeout`` to draw a page
+        patience = 3  # a busy machine may take longer than ``timeout`` to draw a page
         for _ in range(max_pages):
             if want and want <= seen:
                 break

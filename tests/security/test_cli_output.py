@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[list[str], set[int], bool]] = {
     "metrics": (["metrics"], {0}, False),
     "metrics-json": (["metrics", "--json"], {0}, True),
     "capture": (["capture", "{id}", "-o", "{out}"], {0}, False),
+    # sync is off in these configurations: a documented refusal, one line
+    "sync": (["sync", "--once", "{id}"], {2}, False),
     # drills live apart too: over these incidents no drill ever ran (exit 1: overdue)
     "drills": (["drills"], {1}, False),
     "drills-json": (["drills", "--json"], {1}, True),
@@ -163,7 +165,7 @@ def _params(dataset: str, commands):
 
 
 # status and runbooks read no journal: once, on the first dataset
-NO_JOURNAL = ("status", "status-json", "runbooks-list", "runbooks-list-failing", "runbooks-show",
+NO_JOURNAL = ("sync", "status", "status-json", "runbooks-list", "runbooks-list-failing", "runbooks-show",
               "exercise-list", "exercise-list-json", "exercise-report")
 
 
