@@ -89,3 +89,23 @@ class FlightRecorder:
 def entries_per_hour(intervals: Mapping[str, float]) -> float:
     """The most entries an hour of everything flapping can make (one per interval)."""
     return sum(3600.0 / max(i, 1e-9) for i in intervals.values())
+
+
+def recorder_for(config: Any) -> FlightRecorder:
+    """The flight recorder of ``config`` (a ``cockpit.config.Config``): each service's shortest probe interval, summaries
+    masked with every secret the configuration holds."""
+    from ..redact import redact_text
+    from ..secrets import held_secrets
+
+    held: list[Any] = []  # the secrets, found once
+
+    def mask(text: str) -> str:
+        # the secrets are found on the first summary (in the probe thread): finding them
+        # parses DSNs with libpq's parser, a client library start-up must not wait for
+        if not held:
+            held.append(held_secrets(config))
+        return redact_text(text, held[0])
+
+    intervals = {s.id: min((p.interval for p in s.probes), default=15.0)
+                 for s in config.services.values()}
+    return FlightRecorder(intervals, mask=mask)

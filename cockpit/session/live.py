@@ -13,6 +13,12 @@ never competes with keypresses) and publishes an immutable health list; ``run()`
 the journal on the UI's loop; actions and ``follow()`` run in UI worker threads. Every piece
 of mutable state below is read and replaced under ``self._lock``; slow work (reading a
 journal, fsync) happens outside it.
+
+Size: over the ~500 lines a module aims at, because it is the one owner of the followed
+incident's state and its lock (following, the fold, announcements of what others write, the
+probe thread's results, the operator's actions); the parts with state of their own live
+apart: ``livesync.py`` (sync across bastions), ``steps.py`` (runbook steps),
+``incident/recorder.py`` (what the flight recorder writes), ``incident/store.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from ..health import ServiceHealth, Status
 from ..incident.clocks import ServiceTargets, detect_countdown, incident_clocks
 from ..incident.fold import Folder
 from ..incident.model import EntryLike, IncidentState, SimEntry
-from ..incident.recorder import FlightRecorder
+from ..incident.recorder import recorder_for
 from ..incident.store import IncidentError, IncidentIndex, IncidentStore, is_open, to_follow
 from ..journal import Follower, Journal, JournalWriteError, default_author
 from ..journal.validate import is_unreadable, unreadable_line
@@ -43,6 +49,7 @@ from ..probes.scheduler import Scheduler, anchors_from_config, from_config
 from ..probes.selfcheck import Verdict
 from ..text import one_line
 from ..timeutil import Clock, SystemClock
+from .livesync import SyncPart
 from .protocol import (
     Banner,
     BannerLevel,
@@ -60,15 +67,7 @@ MAX_NOTICES = 20  # announcements kept for the UI (it shows each once)
 RECOVERED_NOTICE = 60.0  # seconds the "journal writable again" notice stays
 
 
-def _ago(seconds: float) -> str:
-    """"4m ago": coarse (minutes), so the sync line changes once a minute, not every second."""
-    m = int(max(0.0, seconds)) // 60
-    if m < 1:
-        return "under 1m ago"
-    return f"{m}m ago" if m < 60 else f"{m // 60}h{m % 60:02d}m ago"
-
-
-class LiveSession:
+class LiveSession(SyncPart):
     """See the module docstring. ``probes=False``: no scheduler (tests, tools);
     ``observer=True``: never journals by itself (a read-only view)."""
 
@@ -112,7 +111,7 @@ class LiveSession:
         # --- health (the probe thread replaces _health; readers take the reference)
         self.scheduler: Scheduler | None = None
         self._health: list[ServiceHealth] = []
-        self.recorder = _recorder(config)
+        self.recorder = recorder_for(config)
         if probes:
             self.scheduler = Scheduler(from_config(config), self.state_dir, self.clock,
                                        anchors=anchors_from_config(config),
@@ -138,17 +137,9 @@ class LiveSession:
         self._probe_thread: threading.Thread | None = None
         self._watch_stop: asyncio.Event | None = None
         self._run_loop: asyncio.AbstractEventLoop | None = None
-        # --- journal sync across bastions ([sync]; the engine runs in a worker thread)
-        self._sync: Any = None
-        self._sync_report: Any = None  # the last run's cockpit.sync.Report
-        self._sync_last_ok: float | None = None  # time.time() of the last complete run
-        self._sync_writes = 0  # this cockpit's writes since the current run began
-        self._sync_wake: asyncio.Event | None = None  # set by a write: sync soon
-        # an observer writes nothing, mirrors included: the operator's cockpit or cron syncs
-        if config.sync is not None and not observer:
-            from ..sync import make_engine
-
-            self._sync = make_engine(config.sync, self.state_dir, mode=config.mode)
+        # journal sync across bastions ([sync]; the engine runs in a worker thread); an
+        # observer writes nothing, mirrors included: the operator's cockpit or cron syncs
+        self._init_sync(config, self.state_dir, enabled=not observer)
 
     # ------------------------------------------------------------------ the seam: reading
     @property
@@ -223,46 +214,6 @@ class LiveSession:
                           "Press i to follow it.", "error" if st.severity in ("P0", "P1")
                           else "warning")
         return summaries
-
-    def _sync_soon(self) -> None:
-        """A local write: counted as waiting, and the sync loop woken (from any thread)."""
-        wake, loop = self._sync_wake, self._run_loop
-        if self._sync is None or wake is None or loop is None or loop.is_closed():
-            return
-        self._sync_writes += 1
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(wake.set)
-
-    def sync_status(self) -> str:
-        """"sync: N entries waiting, last sync 4m ago" (empty without [sync])."""
-        if self._sync is None:
-            return ""
-        rep, last = self._sync_report, self._sync_last_ok
-        ago = "never" if last is None else _ago(time.time() - last)
-        if rep is None:
-            return "sync: starting"
-        waiting = rep.waiting + self._sync_writes
-        if rep.error is None and waiting == 0:
-            return f"sync: up to date ({ago})"
-        return f"sync: {waiting} entries waiting, last sync {ago}"
-
-    def _sync_banners(self) -> list[Banner]:
-        rep = self._sync_report
-        if self._sync is None or rep is None:
-            return []
-        out = []
-        if rep.error is not None:
-            out.append(Banner("sync", BannerLevel.WARNING, (
-                f"Sync behind: {self.sync_status().removeprefix('sync: ')} "
-                f"(S3: {one_line(rep.error, 100)}). Entries are saved here; they go out when "
-                "S3 answers.")))
-        if rep.problems:
-            n = len(rep.problems)
-            out.append(Banner("sync-quarantine", BannerLevel.ERROR, (
-                f"Sync: {n} problem{'' if n == 1 else 's'} with the bucket, nothing of it "
-                f"merged: {one_line(rep.problems[0], 200)}. `cockpit sync --once` lists "
-                "them.")))
-        return out
 
     def _journal(self) -> Journal | None:
         iid = self.incident_id
@@ -514,40 +465,6 @@ class LiveSession:
             await asyncio.sleep(INCIDENT_SCAN)
 
 
-    async def _sync_loop(self) -> None:
-        """One sync run per ``[sync] interval`` in a worker thread, never on the UI's loop,
-        each bounded by ``[sync] deadline`` (like a probe's): past it the run is given up
-        (the engine stops itself at its next request) and the sync shows behind."""
-        from ..sync import Report
-
-        engine = self._sync
-        cfg = self.config.sync
-        assert engine is not None and cfg is not None
-        self._sync_wake = wake = asyncio.Event()
-        while True:
-            wake.clear()
-            shown = (self.sync_status(), self._sync_banners())  # as last drawn, roughly
-            self._sync_writes = 0
-            try:
-                rep = await asyncio.wait_for(asyncio.to_thread(engine.run),
-                                             timeout=cfg.deadline + 1.0)
-            except TimeoutError:
-                waiting = self._sync_report.waiting if self._sync_report else 0
-                rep = Report(waiting=waiting, finished=time.time(),
-                             error=f"no answer within the {cfg.deadline:g}s deadline")
-            except Exception as e:  # noqa: BLE001 - shown as a banner, the loop goes on
-                rep = Report(finished=time.time(), error=one_line(f"{type(e).__name__}: {e}",
-                                                                    200))
-            if rep.error is None:
-                self._sync_last_ok = rep.finished
-            self._sync_report = rep
-            if (self.sync_status(), self._sync_banners()) != shown:
-                self._changed()  # (pulled entries reach the screen through the follower)
-            # the next run after the interval, or soon after this cockpit wrote something
-            await asyncio.sleep(min(1.0, cfg.interval))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.0, cfg.interval - 1.0))
-
     async def _upkeep(self) -> None:
         while True:
             await asyncio.sleep(JOURNAL_RETRY)
@@ -741,23 +658,3 @@ class LiveSession:
         self.store.close()
         if self._sync is not None:
             self._sync.bucket.close()
-
-
-def _recorder(config: Config) -> FlightRecorder:
-    """The flight recorder of ``config``: each service's shortest probe interval, summaries
-    masked with every secret the configuration holds."""
-    from ..redact import redact_text
-    from ..secrets import held_secrets
-
-    held: list[Any] = []
-
-    def mask(text: str) -> str:
-        # the secrets are found on the first summary (in the probe thread): finding them
-        # parses DSNs with libpq's parser, a client library start-up must not wait for
-        if not held:
-            held.append(held_secrets(config))
-        return redact_text(text, held[0])
-
-    intervals = {s.id: min((p.interval for p in s.probes), default=15.0)
-                 for s in config.services.values()}
-    return FlightRecorder(intervals, mask=mask)

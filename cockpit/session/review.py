@@ -17,6 +17,10 @@ Scrubbing is cheap at 100,000 entries (``Timeline``): entry times are a sorted l
 the fold is checkpointed every ``CHECKPOINT`` entries (a move folds at most that many), each
 service's health entries are their own sorted list, and the log up to ``t`` is a view of the
 entries (``Prefix``), never a copy.
+
+Size: over the ~500 lines a module aims at: the session, its index (``Timeline``) and its
+read-only runbook side (``ReviewSteps``) are one job, the state of a record as of ``t``;
+split, each would reach into the others' index.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ writer does), so a reader never takes a half-written segment for a torn tail.
 ``sync.json`` in each incident directory records which files are mirrors, how far each
 local writer was pushed, and the ETag of every segment pushed or pulled: a segment edited or
 deleted in the bucket after it was pulled is detected too.
+
+Size: just over the ~500 lines a module aims at: push, pull and the checks a pulled segment
+passes before it is appended are one protocol; the S3 calls themselves live in ``s3.py``.
 """
 
 from __future__ import annotations
