@@ -549,10 +549,12 @@ class LiveSession(SyncPart):
         now = self.clock.now()
         for data in self.recorder.due(health, now):
             try:
-                self.store.journal(iid).append("health", data)
+                e = self.store.journal(iid).append("health", data)
             except OSError:
                 return  # the banner tells; health is still shown live
-            self.recorder.written(data, now)
+            # the entry's own time (after a slow fsync it is later than ``now``): the next
+            # one is at least an interval after it, as the journal shows them
+            self.recorder.written(data, max(now, float(e.ts)))
 
     def _start_probes(self) -> None:
         if self.scheduler is None or self._probe_thread is not None:
