@@ -31,7 +31,7 @@ from cockpit.text import clean, one_line
 from cockpit.timeutil import short_duration
 
 from .keys import bindings
-from .modals import CloseableModal, HelpScreen, ServiceDetailScreen
+from .modals import LEGEND, CloseableModal, HelpScreen, ServiceDetailScreen
 from .widgets import (
     Cell,
     ClockPane,
@@ -356,7 +356,7 @@ class CockpitApp(App[int]):
             ("Any dialog", [*Form.BINDINGS, *CloseableModal.BINDINGS]),
         ], self.keymap, intro=(
             "DR Cockpit shows the health of every service of the recovery plan, the RTO/RPO "
-            "clocks of a declared incident and its log. Keyboard only.")))
+            "clocks of a declared incident and its log. Keyboard only."), legend=LEGEND))
 
     def action_runbooks(self) -> None:
         from .runbooks import RunbookScreen

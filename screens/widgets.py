@@ -289,8 +289,8 @@ class ClockRow(Horizontal):
 
     DEFAULT_CSS = """
     ClockRow { height: 1; }
-    ClockRow > .label { width: 16; }
-    ClockRow > .value { width: 10; }
+    ClockRow > .label { width: 15; }
+    ClockRow > .value { width: 13; }
     ClockRow > .word { width: 1fr; }
     """
 
@@ -307,7 +307,7 @@ class ClockRow(Horizontal):
 
     def show(self, c: ClockView) -> None:
         self.label.set(Text(one_line(c.label, 15)))
-        self.value.set(Text(f"{c.value_text():>9}", style=LEVEL_STYLE[c.level]))
+        self.value.set(Text(f"{c.value_text():>12}", style=LEVEL_STYLE[c.level]))
         word_style = LEVEL_STYLE[c.level] if c.level not in (Level.OK, Level.MET) else "dim"
         word = Text(c.level.word, style=word_style)
         if c.note:  # why it stopped, in words ("still failing when closed", "RPO at risk")

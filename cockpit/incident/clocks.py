@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from ..health import ServiceHealth, Status
 from ..plan import Milestones
-from ..timeutil import compact_duration, format_clock, short_duration
+from ..timeutil import format_clock, short_duration
 from .model import IncidentState
 
 
@@ -81,17 +81,35 @@ class ClockView:
         return self.target - self.elapsed
 
     def value_text(self) -> str:
+        """The value as shown: one format per meaning (M8 of the ux review), every measured
+        time in ``H:MM:SS`` and every target as people say it (``15m``, ``1h``):
+
+        - ``0:57:54 left``: a running clock, time left before its target;
+        - ``0:31:00 over``: a running clock past its target, by how much;
+        - ``0:02:00/15m``: a stopped clock, the time it took against its target; for an RPO
+          clock the data at risk now (time since the last durable copy) against the target;
+        - ``-``: nothing to count; ``?``: should count, nothing measures it.
+        """
         if self.level == Level.IDLE:
             return "-"
         if self.level == Level.UNKNOWN:
             return "?"
-        if self.key.startswith("rpo:"):
-            return f"{compact_duration(self.elapsed)}/{short_duration(self.target)}"
-        if self.done:
-            return f"{compact_duration(self.elapsed)}/{short_duration(self.target)}"
-        if self.remaining < 0:
-            return "+" + format_clock(-self.remaining)
-        return format_clock(self.remaining)
+        if self.key.startswith("rpo:") or self.done:
+            return f"{format_clock(self.elapsed)}/{short_duration(self.target)}"
+        return f"{format_clock(abs(self.remaining))} {'left' if self.remaining >= 0 else 'over'}"
+
+    def time_text(self) -> str:
+        """The bare ``H:MM:SS`` of a running clock's time left (or over)."""
+        return format_clock(abs(self.remaining))
+
+
+CLOCK_LEGEND = (
+    ("0:57:54 left", "a running clock: time left before its target"),
+    ("0:31:00 over", "a running clock past its target, by how much"),
+    ("0:02:00/15m", "a stopped clock: time taken / target"),
+    ("0:00:35/15m", "RPO: data at risk now (since the last durable copy) / target"),
+    ("-  ?", "nothing to count  /  should count, nothing measures it"),
+)
 
 
 def countdown(key: str, label: str, target: float, start: float, now: float,
