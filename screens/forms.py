@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (
@@ -205,6 +206,8 @@ class ConfirmForm(Form):
     """A yes/no question: what will happen, in words. Escape (or Cancel) says no."""
 
     HINT = "ctrl+s / enter on Yes: confirm · escape: cancel"
+    quit_question = False  # the app's "quit while a step runs?" (q again quits)
+    BINDINGS = [*Form.BINDINGS, Binding("q", "quit_answer", "Quit", show=False)]
 
     def __init__(self, title: str, text: str, ok: str = "Yes") -> None:
         super().__init__()
@@ -221,6 +224,11 @@ class ConfirmForm(Form):
 
     def values(self) -> dict | None:
         return {"confirmed": True}
+
+    def action_quit_answer(self) -> None:
+        """q on the quit question answers it (q twice quits, as people expect)."""
+        if self.quit_question:
+            self.action_submit()
 
 
 class NoteForm(Form):

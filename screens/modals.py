@@ -87,9 +87,9 @@ class HelpScreen(CloseableModal):
             table.add_row(Text(section, style="bold underline"), "")
             for key, what in rows:
                 table.add_row(Text(key), Text(what))
-        for section, rows in self.legend:
-            table.add_row(Text(section, style="bold underline"), "")
-            for shown, meaning in rows:
+        for heading, legend in self.legend:
+            table.add_row(Text(heading, style="bold underline"), "")
+            for shown, meaning in legend:
                 table.add_row(Text(shown), Text(meaning))
         with VerticalScroll() as v:
             v.border_title = "Help"

@@ -33,14 +33,16 @@ STATUS_STYLE = {
 }
 LEVEL_STYLE = {
     Level.OK: "#5fd75f",  # a hex colour: a bare "green" is CSS #008000 (3.65:1, B6)
-    Level.AMBER: "bold yellow",
-    Level.RED: "bold red",
-    Level.BREACHED: "bold black on red",
+    # hex colours of the theme's palette (screens/theme.py): a Text's base style "red" is
+    # CSS red (#ff0000), which NO_COLOR turns into a dark grey under black (B6)
+    Level.AMBER: "bold #ffd75f",
+    Level.RED: "bold #ff8787",
+    Level.BREACHED: "bold black on #ff8787",
     Level.MET: "#5fd75f",
-    Level.MISSED: "bold red",
+    Level.MISSED: "bold #ff8787",
     Level.IDLE: "dim",
-    Level.UNMET: "bold red",
-    Level.UNKNOWN: "bold yellow",
+    Level.UNMET: "bold #ff8787",
+    Level.UNKNOWN: "bold #ffd75f",
 }
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -290,7 +292,7 @@ class ClockRow(Horizontal):
     DEFAULT_CSS = """
     ClockRow { height: 1; }
     ClockRow > .label { width: 15; }
-    ClockRow > .value { width: 13; }
+    ClockRow > .value { width: 9; }
     ClockRow > .word { width: 1fr; }
     """
 
@@ -299,6 +301,7 @@ class ClockRow(Horizontal):
         self.label = Cell(classes="label")
         self.value = Cell(classes="value")
         self.word = Cell(classes="word")
+        self._value_width = 9
 
     def compose(self):
         yield self.label
@@ -306,16 +309,21 @@ class ClockRow(Horizontal):
         yield self.word
 
     def show(self, c: ClockView) -> None:
-        self.label.set(Text(one_line(c.label, 15)))
-        self.value.set(Text(f"{c.value_text():>12}", style=LEVEL_STYLE[c.level]))
+        self.label.set(Text(one_line(c.label, 15)))  # the value is right-aligned: a space
+        value = c.value_text()
+        width = max(9, len(value) + 1)  # never cut a number (+1054:21:00)
+        if width != self._value_width:
+            self._value_width = width
+            self.value.styles.width = width
+        self.value.set(Text(f"{value:>8}", style=LEVEL_STYLE[c.level]))
         word_style = LEVEL_STYLE[c.level] if c.level not in (Level.OK, Level.MET) else "dim"
-        word = Text(c.level.word, style=word_style)
+        word = Text(c.word_text(), style=word_style)  # what the value means (M8)
         if c.note:  # why it stopped, in words ("still failing when closed", "RPO at risk")
             word.append(f" {one_line(c.note, 40)}", style="dim" if c.level == Level.MET else "")
         self.word.set(word)
 
     def show_target(self, label: str, rto: str, rpo: str) -> None:
-        self.label.set(Text(label, style="dim"))
+        self.label.set(Text(one_line(label, 14), style="dim"))
         self.value.set(Text(f"RTO {rto:<5}", style="dim"))
         self.word.set(Text(f"RPO {rpo}", style="dim"))
 

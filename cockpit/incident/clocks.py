@@ -81,22 +81,31 @@ class ClockView:
         return self.target - self.elapsed
 
     def value_text(self) -> str:
-        """The value as shown: one format per meaning (M8 of the ux review), every measured
-        time in ``H:MM:SS`` and every target as people say it (``15m``, ``1h``):
-
-        - ``0:57:54 left``: a running clock, time left before its target;
-        - ``0:31:00 over``: a running clock past its target, by how much;
-        - ``0:02:00/15m``: a stopped clock, the time it took against its target; for an RPO
-          clock the data at risk now (time since the last durable copy) against the target;
-        - ``-``: nothing to count; ``?``: should count, nothing measures it.
-        """
+        """The value as shown: every measured time in one format, ``H:MM:SS`` (M8 of the ux
+        review: no more ``18m/1h`` beside ``8m00s/2h``); what it means is said by
+        ``word_text``. ``+`` marks a running clock past its target; ``-``: nothing to count;
+        ``?``: should count, nothing measures it."""
         if self.level == Level.IDLE:
             return "-"
         if self.level == Level.UNKNOWN:
             return "?"
         if self.key.startswith("rpo:") or self.done:
-            return f"{format_clock(self.elapsed)}/{short_duration(self.target)}"
-        return f"{format_clock(abs(self.remaining))} {'left' if self.remaining >= 0 else 'over'}"
+            return format_clock(self.elapsed)
+        if self.remaining < 0:
+            return "+" + format_clock(-self.remaining)
+        return format_clock(self.remaining)
+
+    def word_text(self) -> str:
+        """What the value means, then the level, in words: ``left ok``, ``left RED``
+        (time left), ``BREACHED`` (``+``: over its target by), ``met of 15m`` (time taken
+        against the target), ``ok of 15m`` (RPO: data at risk now against the target)."""
+        if self.level in (Level.IDLE, Level.UNKNOWN):
+            return self.level.word
+        if self.key.startswith("rpo:") or self.done:
+            return f"{self.level.word} of {short_duration(self.target)}"
+        if self.remaining < 0:
+            return self.level.word
+        return f"left {self.level.word}"
 
     def time_text(self) -> str:
         """The bare ``H:MM:SS`` of a running clock's time left (or over)."""
@@ -104,10 +113,10 @@ class ClockView:
 
 
 CLOCK_LEGEND = (
-    ("0:57:54 left", "a running clock: time left before its target"),
-    ("0:31:00 over", "a running clock past its target, by how much"),
-    ("0:02:00/15m", "a stopped clock: time taken / target"),
-    ("0:00:35/15m", "RPO: data at risk now (since the last durable copy) / target"),
+    ("0:57:54 left ok", "a running clock: time left before its target"),
+    ("+0:31:00 BREACHED", "a running clock past its target, by how much"),
+    ("0:02:00 met of 15m", "a stopped clock: the time it took, against its target"),
+    ("0:00:35 ok of 15m", "RPO: data at risk now (since the last durable copy) / target"),
     ("-  ?", "nothing to count  /  should count, nothing measures it"),
 )
 

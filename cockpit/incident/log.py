@@ -5,8 +5,8 @@ The text is untrusted (other writers): sanitize it to show it.
 
 from __future__ import annotations
 
-from ..journal.validate import UNREADABLE, unreadable_line
 from ..health import Status
+from ..journal.validate import UNREADABLE, unreadable_line
 from .model import EntryLike
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from cockpit.incident.clocks import CLOCK_LEGEND, Level, countdown, rpo_exposure
+from cockpit.incident.clocks import CLOCK_LEGEND, countdown, rpo_exposure
 from cockpit.incident.log import describe
 from cockpit.incident.model import SimEntry
 from cockpit.screens.modals import HelpScreen
@@ -14,7 +14,6 @@ from . import contrast
 from .helpers import T0, demo_app
 
 HMS = r"\d+:\d\d:\d\d"
-TARGET = r"\d+(h|m|s)(\d+m)?"
 
 
 def screen_text(app) -> str:
@@ -27,20 +26,19 @@ def test_m8_clock_values_one_format_per_meaning():
     took_short = countdown("m:r", "Respond", 900, T0, T0 + 9999, done_at=T0 + 120)
     took_long = countdown("rto:db", "RTO db", 3600, T0, T0 + 9999, done_at=T0 + 1080)
     rpo = rpo_exposure("rpo:db", "RPO db", 900, 35)
-    assert left.value_text() == "0:58:00 left"
-    assert over.value_text() == "0:05:00 over" and over.level == Level.BREACHED
+    shown = {c: (c.value_text(), c.word_text()) for c in (left, over, took_short, took_long, rpo)}
+    assert shown[left] == ("0:58:00", "left ok")  # the review: no "left" on a running clock
+    assert shown[over] == ("+0:05:00", "BREACHED")
     # the review's "18m/1h" beside "8m00s/2h": one format for a measured time
-    assert took_short.value_text() == "0:02:00/15m"
-    assert took_long.value_text() == "0:18:00/1h"
-    assert rpo.value_text() == "0:00:35/15m"
-    for c in (took_short, took_long, rpo):
-        assert re.fullmatch(f"{HMS}/{TARGET}", c.value_text())
-    for c in (left, over):
-        assert re.fullmatch(f"{HMS} (left|over)", c.value_text())
-    # the legend shows every one of those formats
-    shown = [s for s, _ in CLOCK_LEGEND]
-    assert any(s.endswith(" left") for s in shown) and any(s.endswith(" over") for s in shown)
-    assert sum(bool(re.fullmatch(f"{HMS}/{TARGET}", s)) for s in shown) == 2
+    assert shown[took_short] == ("0:02:00", "met of 15m")
+    assert shown[took_long] == ("0:18:00", "met of 1h")
+    assert shown[rpo] == ("0:00:35", "ok of 15m")
+    for value, _ in shown.values():
+        assert re.fullmatch(rf"\+?{HMS}", value)
+    # the legend shows every one of those meanings
+    legend = " | ".join(s for s, _ in CLOCK_LEGEND)
+    for needed in (" left ", "+0:", " met of ", " ok of "):
+        assert needed in legend
 
 
 def test_m8_the_log_says_down_like_the_health_pane():
@@ -64,9 +62,9 @@ async def test_m8_main_screen_values_and_help_legend():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert re.search(rf"RTO PostgreSQL +{HMS}/1h met", text), text
-        assert re.search(rf"RTO Backend API +{HMS}/2h met", text), text
-        assert re.search(rf"Respond +{HMS}/15m met", text), text
+        assert re.search(rf"RTO PostgreSQL +{HMS} met of 1h", text), text
+        assert re.search(rf"RTO Backend API {HMS} met of 2h", text), text
+        assert re.search(rf"Respond +{HMS} met of 15m", text), text
         assert "database FAIL" not in text
         await pilot.press("question_mark")
         await pilot.pause()
@@ -78,4 +76,6 @@ async def test_m8_main_screen_values_and_help_legend():
     app = demo_app(at=400)  # responding: running clocks say "left"
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert re.search(rf"RTO PostgreSQL +{HMS} left", screen_text(app)), screen_text(app)
+        text = screen_text(app)
+        assert re.search(rf"RTO PostgreSQL +{HMS} left ok", text), text
+        assert re.search(rf"Communicate +{HMS} left ok", text), text
