@@ -146,7 +146,9 @@ class DeclareForm(ServiceChoice, Form):
             yield Label("Affected services (space toggles ✔; pre-selected: failing now)")
             yield SelectionList[str](*[(service_prompt(sid, t, sid in self.failing), sid, sid in self.failing)
                                        for sid, t in self.services], id="services", compact=True)
-            yield Label("Impact start, UTC, HH:MM:SS (pre-filled: first failing probe; empty: now)")
+            # two short lines, never cut at 80 columns (POLISH 3)
+            yield Label("Impact start, UTC: HH:MM:SS, or an age like 10m\n"
+                        "(pre-filled: first failing probe; empty: now)", id="impact-label")
             default = time.strftime("%H:%M:%S", time.gmtime(self.impact_start)) if self.impact_start else ""
             yield Input(value=default, placeholder="HH:MM:SS", id="impact", compact=True)
             yield from self.buttons("Declare")
