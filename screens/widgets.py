@@ -448,7 +448,8 @@ class LogView(ScrollView, can_focus=True):
             super().__init__()
             self.mark = mark
             self.entry = entry
-    DEFAULT_CSS = "LogView { height: 1fr; }"
+    # lines are cut to the width with …: never a horizontal scrollbar (POLISH 15)
+    DEFAULT_CSS = "LogView { height: 1fr; overflow-x: hidden; }"
     cursor: reactive[int] = reactive(0)
     newest_first: reactive[bool] = reactive(True)
 
@@ -516,7 +517,7 @@ class LogView(ScrollView, can_focus=True):
         return n + len(self._extra)
 
     def _resize(self) -> None:
-        size = Size(self.size.width, self.total)
+        size = Size(self.scrollable_content_region.width, self.total)
         if size != self.virtual_size:
             # ``virtual_size`` is a layout reactive: set as usual, each new entry (each move of
             # the review's cursor) would cost a layout pass of the whole screen. Only the
