@@ -186,6 +186,10 @@ class CockpitApp(App[int]):
         from .theme import apply_theme
 
         apply_theme(self)  # legible in colour and under NO_COLOR (B6, M11)
+        from .ascii import AsciiFilter, ascii_only
+
+        if ascii_only():  # TERM=vt100, LC_ALL=C: every glyph drawn in ASCII (M11)
+            self._filters.append(AsciiFilter())
         self.session = session
         self.simulated = session.kind != SessionKind.LIVE
         self.keymap: dict[str, str] = dict(keymap or {})
