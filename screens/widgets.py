@@ -333,6 +333,9 @@ class ClockPane(Vertical, can_focus=True):
 
     def compose(self):
         yield Cell(id="incident-line")
+        roles = Cell(id="incident-roles")  # its own line: never cut off the headline (POLISH 14)
+        roles.display = False
+        yield roles
         yield Cell(id="incident-title")
         for _ in range(self.MAX_ROWS):
             row = ClockRow()
@@ -343,6 +346,9 @@ class ClockPane(Vertical, can_focus=True):
              targets: Sequence[tuple[str, str, str]], loading: bool = False) -> None:
         head = self.query_one("#incident-line", Cell)
         title = self.query_one("#incident-title", Cell)
+        roles = self.query_one("#incident-roles", Cell)
+        if roles.display != (incident is not None and not loading):
+            roles.display = incident is not None and not loading
         if loading:
             head.set(Text("Loading the incident…", style="bold"))
             title.set(Text("clocks follow once every entry is read", style="dim"))
@@ -364,12 +370,16 @@ class ClockPane(Vertical, can_focus=True):
         t.append(f" {one_line(incident.severity, 4)} ",
                  style="bold black on red" if incident.severity in ("P0", "P1") else "bold")
         t.append(f" {one_line(incident.status, 12).upper()} ", style="bold")
-        for role, short in (("commander", "IC"), ("communications", "comms"), ("scribe", "scribe")):
-            who = incident.role(role)
-            if who:
-                t.append(f"{short} ", style="dim")
-                t.append(f"{one_line(who, 12)} ")
         head.set(t)
+        # every role on its own line, each word before its name: a cut line still says whose
+        # name it cut, and the scribe is there (or "none")
+        r = Text(no_wrap=True, overflow="ellipsis")
+        for i, (role, short) in enumerate((("commander", "IC"), ("communications", "comms"),
+                                           ("scribe", "scribe"))):
+            who = incident.role(role)
+            r.append(f"{' · ' if i else ''}{short} ", style="dim")
+            r.append(one_line(who, 12) if who else "none", style="" if who else "dim")
+        roles.set(r)
         title.set(Text(one_line(incident.title, 120), style="bold"))
         self._rows(clocks, ())
 

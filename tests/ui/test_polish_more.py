@@ -101,3 +101,20 @@ async def test_polish17_demo_texts_agree_with_the_demo():
             backend = {h.service: h for h in view.health}["backend"]
             if at == 1380:
                 assert backend.status.value == "ok" and backend.key_figure.strip(), backend
+
+
+async def test_polish14_every_role_has_its_word_on_screen_at_80x24():
+    """The incident line cut "IC carol comms bo…" and never showed the scribe: the roles now
+    have their own line, each word before its name, the scribe included (or "none")."""
+    from cockpit.screens.widgets import ClockPane
+
+    app = demo_app(at=400)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        pane = app.screen.query_one(ClockPane)
+        roles = str(pane.query_one("#incident-roles").render())
+        assert roles.startswith("IC alice · comms bob · scribe"), roles
+        text = screen_text(app)
+        assert "IC alice · comms bob · scribe" in text, text
+        head = str(pane.query_one("#incident-line").render())
+        assert "…" not in head and "RESPONDING" in head, head
