@@ -116,6 +116,11 @@ KEYS: tuple[KeySpec, ...] = (
             show=False),
     KeySpec("nav-up", "k", "move(-1)", "Up", "previous runbook or step (as up)", "navigator",
             show=False),
+    # f and o are the log's filter and order on the main screen: here they do nothing but say
+    # which keys mark failed (F) and override (O), so a habit never acts on a step (POLISH 13)
+    KeySpec("nav-log-keys", "f,o", "log_keys", "f / o",
+            "in the log: filter / order; here F marks failed, O overrides", "navigator",
+            show=False),
     # tabletop exercises: the facilitator's cockpit (cockpit exercise facilitate)
     KeySpec("facilitator", "t", "facilitator", "Facilitator",
             "the facilitator's screen: clock, injects, expected outcomes, marks "

@@ -31,7 +31,7 @@ from cockpit.text import clean, one_line
 from cockpit.timeutil import short_duration
 
 from .keys import bindings
-from .modals import CloseableModal, HelpScreen, ServiceDetailScreen
+from .modals import LEGEND, CloseableModal, HelpScreen, ServiceDetailScreen
 from .widgets import (
     Cell,
     ClockPane,
@@ -186,6 +186,10 @@ class CockpitApp(App[int]):
         from .theme import apply_theme
 
         apply_theme(self)  # legible in colour and under NO_COLOR (B6, M11)
+        from .ascii import AsciiFilter, ascii_only
+
+        if ascii_only():  # TERM=vt100, LC_ALL=C: every glyph drawn in ASCII (M11)
+            self._filters.append(AsciiFilter())
         self.session = session
         self.simulated = session.kind != SessionKind.LIVE
         self.keymap: dict[str, str] = dict(keymap or {})
@@ -336,6 +340,58 @@ class CockpitApp(App[int]):
 
         return quiet_mouse(super().get_driver_class())  # no any-motion mouse (POLISH 18)
 
+    def running_steps(self) -> list[str]:
+        """"runbook/step" of every step of the followed incident that is running now (its
+        supervisor alive), for the quit question (MISSING 9). Only a live session runs
+        commands; a rehearsal or a replay has nothing that outlives the cockpit."""
+        view = self.view_state
+        if view is None or self.session.kind != SessionKind.LIVE or not self.session.capabilities.execute:
+            return []
+        from cockpit.runbooks.state import RUNNING, step_states
+
+        journaled = [key for key, st in step_states(view.entries).items()
+                     if st.state == RUNNING or st.rollback == "running"]
+        out = []
+        for rb in sorted({rb for rb, _ in journaled}):
+            try:  # the session checks that each run's supervisor is still alive
+                states = self.session.runbooks.states(rb)
+            except Exception:  # noqa: BLE001 - at quit, a failing read says what the journal says
+                states = {key: st for key, st in step_states(view.entries).items() if key[0] == rb}
+            for (r, sid), st in sorted(states.items()):
+                if st.state == RUNNING or st.rollback == "running":
+                    what = "rollback of " if st.state != RUNNING else ""
+                    out.append(f"{what}{r}/{sid}")
+        return out
+
+    async def action_quit(self) -> None:
+        """q: quit at once, unless a step of the followed incident is running: then say that
+        it keeps running under its supervisor and how to follow it, and ask (MISSING 9)."""
+        from .forms import ConfirmForm
+
+        if isinstance(self.screen, ConfirmForm) and self.screen.quit_question:
+            return  # the question is on screen: it answers q itself
+        running = self.running_steps()
+        if not running:
+            self.exit()
+            return
+        iid = one_line(self.view_state.incident_id or "", 60) if self.view_state else ""
+        names = ", ".join(one_line(r, 80) for r in running[:3])
+        if len(running) > 3:
+            names += f" and {len(running) - 3} more"
+        form = ConfirmForm(
+            "Quit while a step runs?",
+            f"Still running: {names}.\n\n"
+            "It keeps running under its supervisor after you quit: its result and output are "
+            "journaled. To follow it, start the cockpit again, or run "
+            f"`cockpit log {iid}`.\n\nQuit now? (enter or q: quit · escape: stay)", ok="Quit")
+        form.quit_question = True
+
+        def done(answer: dict | None) -> None:
+            if answer:
+                self.exit()
+
+        self.push_screen(form, done)
+
     def action_help_quit(self) -> None:
         """ctrl+c: how to quit, in plain words (POLISH 1: notifications never parse markup,
         so Textual's own "[b]ctrl+q[/b]" text showed its tags)."""
@@ -356,7 +412,7 @@ class CockpitApp(App[int]):
             ("Any dialog", [*Form.BINDINGS, *CloseableModal.BINDINGS]),
         ], self.keymap, intro=(
             "DR Cockpit shows the health of every service of the recovery plan, the RTO/RPO "
-            "clocks of a declared incident and its log. Keyboard only.")))
+            "clocks of a declared incident and its log. Keyboard only."), legend=LEGEND))
 
     def action_runbooks(self) -> None:
         from .runbooks import RunbookScreen

@@ -17,7 +17,7 @@ from cockpit.text import one_line
 
 from .modals import CloseableModal
 
-STATE_STYLE = {"OK": "bold green", "FAILED": "bold yellow", "OVERDUE": "bold white on red",
+STATE_STYLE = {"OK": "bold green", "FAILED": "bold yellow", "OVERDUE": "bold black on #ff8787",
                "OFF": "dim"}
 RESULT_STYLE = {"passed": "green", "failed": "bold yellow", "never run": "bold red"}
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (
@@ -145,7 +146,9 @@ class DeclareForm(ServiceChoice, Form):
             yield Label("Affected services (space toggles ✔; pre-selected: failing now)")
             yield SelectionList[str](*[(service_prompt(sid, t, sid in self.failing), sid, sid in self.failing)
                                        for sid, t in self.services], id="services", compact=True)
-            yield Label("Impact start, UTC, HH:MM:SS (pre-filled: first failing probe; empty: now)")
+            # two short lines, never cut at 80 columns (POLISH 3)
+            yield Label("Impact start, UTC: HH:MM:SS, or an age like 10m\n"
+                        "(pre-filled: first failing probe; empty: now)", id="impact-label")
             default = time.strftime("%H:%M:%S", time.gmtime(self.impact_start)) if self.impact_start else ""
             yield Input(value=default, placeholder="HH:MM:SS", id="impact", compact=True)
             yield from self.buttons("Declare")
@@ -205,6 +208,8 @@ class ConfirmForm(Form):
     """A yes/no question: what will happen, in words. Escape (or Cancel) says no."""
 
     HINT = "ctrl+s / enter on Yes: confirm · escape: cancel"
+    quit_question = False  # the app's "quit while a step runs?" (q again quits)
+    BINDINGS = [*Form.BINDINGS, Binding("q", "quit_answer", "Quit", show=False)]
 
     def __init__(self, title: str, text: str, ok: str = "Yes") -> None:
         super().__init__()
@@ -221,6 +226,11 @@ class ConfirmForm(Form):
 
     def values(self) -> dict | None:
         return {"confirmed": True}
+
+    def action_quit_answer(self) -> None:
+        """q on the quit question answers it (q twice quits, as people expect)."""
+        if self.quit_question:
+            self.action_submit()
 
 
 class NoteForm(Form):

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cockpit.health import ServiceHealth
+from cockpit.incident.clocks import CLOCK_LEGEND
 from cockpit.incident.log import describe
 from cockpit.text import clean, one_line
 from cockpit.timeutil import format_duration
@@ -36,6 +37,27 @@ class CloseableModal(ModalScreen[None]):
         self.dismiss(None)
 
 
+STATUS_LEGEND = (
+    ("OK", "the service answers and its checks pass"),
+    ("WARN", "answers, but something is wrong (RPO at risk, slow, a failure not yet confirmed)"),
+    ("DOWN", "confirmed failing (the log and `cockpit log` say DOWN too; JSON: \"fail\")"),
+    ("STALE", "the last answer is too old to be trusted"),
+    ("UNKNOWN", "no answer yet, or the probe itself is misconfigured"),
+)
+CLOCK_WORDS = (
+    ("ok · AMBER · RED", "a running clock has used < 50 % · >= 50 % · >= 90 % of its target"),
+    ("BREACHED", "running, past its target"),
+    ("met · MISSED", "stopped within · after its target"),
+    ("NOT MET", "stopped by the end of the incident without its own event"),
+)
+# the main screen's and the review's legend (M8): what the words and clock values mean
+LEGEND = (
+    ("Health words", STATUS_LEGEND),
+    ("Clock values", CLOCK_LEGEND),
+    ("Clock words", CLOCK_WORDS),
+)
+
+
 class HelpScreen(CloseableModal):
     """The keys of where the engineer is, built from the bindings themselves (with the
     user's keymap applied), so help never drifts from what the keys do."""
@@ -43,9 +65,11 @@ class HelpScreen(CloseableModal):
     BINDINGS = bindings("help")
 
     def __init__(self, groups: Sequence[tuple[str, Sequence[BindingType]]],
-                 keymap: Mapping[str, str] | None = None, intro: str = "") -> None:
+                 keymap: Mapping[str, str] | None = None, intro: str = "",
+                 legend: Sequence[tuple[str, Sequence[tuple[str, str]]]] = ()) -> None:
         super().__init__()
         self.groups = groups
+        self.legend = legend  # (section, [(what is shown, what it means)]) after the keys
         self.keymap = dict(keymap or {})
         self.intro = intro
         self.sections = help_rows(self.groups, self.keymap)
@@ -63,6 +87,10 @@ class HelpScreen(CloseableModal):
             table.add_row(Text(section, style="bold underline"), "")
             for key, what in rows:
                 table.add_row(Text(key), Text(what))
+        for heading, legend in self.legend:
+            table.add_row(Text(heading, style="bold underline"), "")
+            for shown, meaning in legend:
+                table.add_row(Text(shown), Text(meaning))
         with VerticalScroll() as v:
             v.border_title = "Help"
             if self.intro:

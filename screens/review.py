@@ -148,7 +148,7 @@ class ReviewApp(CockpitApp):
         self._moved()
 
     def action_help(self) -> None:
-        from .modals import HelpScreen
+        from .modals import LEGEND, HelpScreen
         from .widgets import HealthPane, LogView
 
         if isinstance(self.screen, HelpScreen):
@@ -165,7 +165,7 @@ class ReviewApp(CockpitApp):
         ], self.keymap, intro=(
             "REVIEW: a recorded incident, read-only (nothing can be written or run). Every "
             "pane shows the incident as it was at the cursor t, said on the line above the "
-            "keys.")))
+            "keys."), legend=LEGEND))
 
     # ------------------------------------------------------------ nothing is written
     def _read_only(self) -> None:

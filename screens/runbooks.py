@@ -406,6 +406,12 @@ class RunbookScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_log_keys(self) -> None:
+        """f / o: the log's filter and order on the main screen; never a step action here."""
+        self.notify("f and o filter and order the log on the main screen (escape goes back). "
+                    "Here: F marks the step failed, O overrides its verify (each asks a reason).",
+                    timeout=8)
+
     def action_help(self) -> None:
         from .modals import HelpScreen
 

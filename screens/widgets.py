@@ -33,14 +33,16 @@ STATUS_STYLE = {
 }
 LEVEL_STYLE = {
     Level.OK: "#5fd75f",  # a hex colour: a bare "green" is CSS #008000 (3.65:1, B6)
-    Level.AMBER: "bold yellow",
-    Level.RED: "bold red",
-    Level.BREACHED: "bold black on red",
+    # hex colours of the theme's palette (screens/theme.py): a Text's base style "red" is
+    # CSS red (#ff0000), which NO_COLOR turns into a dark grey under black (B6)
+    Level.AMBER: "bold #ffd75f",
+    Level.RED: "bold #ff8787",
+    Level.BREACHED: "bold black on #ff8787",
     Level.MET: "#5fd75f",
-    Level.MISSED: "bold red",
+    Level.MISSED: "bold #ff8787",
     Level.IDLE: "dim",
-    Level.UNMET: "bold red",
-    Level.UNKNOWN: "bold yellow",
+    Level.UNMET: "bold #ff8787",
+    Level.UNKNOWN: "bold #ffd75f",
 }
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -289,8 +291,8 @@ class ClockRow(Horizontal):
 
     DEFAULT_CSS = """
     ClockRow { height: 1; }
-    ClockRow > .label { width: 16; }
-    ClockRow > .value { width: 10; }
+    ClockRow > .label { width: 15; }
+    ClockRow > .value { width: 9; }
     ClockRow > .word { width: 1fr; }
     """
 
@@ -299,6 +301,7 @@ class ClockRow(Horizontal):
         self.label = Cell(classes="label")
         self.value = Cell(classes="value")
         self.word = Cell(classes="word")
+        self._value_width = 9
 
     def compose(self):
         yield self.label
@@ -306,16 +309,21 @@ class ClockRow(Horizontal):
         yield self.word
 
     def show(self, c: ClockView) -> None:
-        self.label.set(Text(one_line(c.label, 15)))
-        self.value.set(Text(f"{c.value_text():>9}", style=LEVEL_STYLE[c.level]))
+        self.label.set(Text(one_line(c.label, 15)))  # the value is right-aligned: a space
+        value = c.value_text()
+        width = max(9, len(value) + 1)  # never cut a number (+1054:21:00)
+        if width != self._value_width:
+            self._value_width = width
+            self.value.styles.width = width
+        self.value.set(Text(f"{value:>8}", style=LEVEL_STYLE[c.level]))
         word_style = LEVEL_STYLE[c.level] if c.level not in (Level.OK, Level.MET) else "dim"
-        word = Text(c.level.word, style=word_style)
+        word = Text(c.word_text(), style=word_style)  # what the value means (M8)
         if c.note:  # why it stopped, in words ("still failing when closed", "RPO at risk")
             word.append(f" {one_line(c.note, 40)}", style="dim" if c.level == Level.MET else "")
         self.word.set(word)
 
     def show_target(self, label: str, rto: str, rpo: str) -> None:
-        self.label.set(Text(label, style="dim"))
+        self.label.set(Text(one_line(label, 14), style="dim"))
         self.value.set(Text(f"RTO {rto:<5}", style="dim"))
         self.word.set(Text(f"RPO {rpo}", style="dim"))
 
@@ -325,6 +333,9 @@ class ClockPane(Vertical, can_focus=True):
 
     def compose(self):
         yield Cell(id="incident-line")
+        roles = Cell(id="incident-roles")  # its own line: never cut off the headline (POLISH 14)
+        roles.display = False
+        yield roles
         yield Cell(id="incident-title")
         for _ in range(self.MAX_ROWS):
             row = ClockRow()
@@ -335,6 +346,9 @@ class ClockPane(Vertical, can_focus=True):
              targets: Sequence[tuple[str, str, str]], loading: bool = False) -> None:
         head = self.query_one("#incident-line", Cell)
         title = self.query_one("#incident-title", Cell)
+        roles = self.query_one("#incident-roles", Cell)
+        if roles.display != (incident is not None and not loading):
+            roles.display = incident is not None and not loading
         if loading:
             head.set(Text("Loading the incident…", style="bold"))
             title.set(Text("clocks follow once every entry is read", style="dim"))
@@ -356,12 +370,16 @@ class ClockPane(Vertical, can_focus=True):
         t.append(f" {one_line(incident.severity, 4)} ",
                  style="bold black on red" if incident.severity in ("P0", "P1") else "bold")
         t.append(f" {one_line(incident.status, 12).upper()} ", style="bold")
-        for role, short in (("commander", "IC"), ("communications", "comms"), ("scribe", "scribe")):
-            who = incident.role(role)
-            if who:
-                t.append(f"{short} ", style="dim")
-                t.append(f"{one_line(who, 12)} ")
         head.set(t)
+        # every role on its own line, each word before its name: a cut line still says whose
+        # name it cut, and the scribe is there (or "none")
+        r = Text(no_wrap=True, overflow="ellipsis")
+        for i, (role, short) in enumerate((("commander", "IC"), ("communications", "comms"),
+                                           ("scribe", "scribe"))):
+            who = incident.role(role)
+            r.append(f"{' · ' if i else ''}{short} ", style="dim")
+            r.append(one_line(who, 12) if who else "none", style="" if who else "dim")
+        roles.set(r)
         title.set(Text(one_line(incident.title, 120), style="bold"))
         self._rows(clocks, ())
 
@@ -440,7 +458,8 @@ class LogView(ScrollView, can_focus=True):
             super().__init__()
             self.mark = mark
             self.entry = entry
-    DEFAULT_CSS = "LogView { height: 1fr; }"
+    # lines are cut to the width with …: never a horizontal scrollbar (POLISH 15)
+    DEFAULT_CSS = "LogView { height: 1fr; overflow-x: hidden; }"
     cursor: reactive[int] = reactive(0)
     newest_first: reactive[bool] = reactive(True)
 
@@ -508,7 +527,7 @@ class LogView(ScrollView, can_focus=True):
         return n + len(self._extra)
 
     def _resize(self) -> None:
-        size = Size(self.size.width, self.total)
+        size = Size(self.scrollable_content_region.width, self.total)
         if size != self.virtual_size:
             # ``virtual_size`` is a layout reactive: set as usual, each new entry (each move of
             # the review's cursor) would cost a layout pass of the whole screen. Only the

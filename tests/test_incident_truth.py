@@ -189,6 +189,6 @@ def test_MISSING2_a_failing_service_starts_detect_before_any_declaration():
     c = detect_countdown([ok, down], M, T0 + 280)
     assert c is not None and c.key == "milestone:detect" and c.target == M.detect
     assert c.elapsed == 180 and not c.done and c.level == Level.AMBER
-    assert c.value_text() == "0:02:00"  # time left against the 5-minute target
+    assert (c.value_text(), c.word_text()) == ("0:02:00", "left AMBER")  # of the 5m target
     late = detect_countdown([down], M, T0 + 500)
     assert late is not None and late.level == Level.BREACHED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..incident.model import LIFECYCLE, NOTE_TYPES, ROLES
-from ..incident.store import IncidentError, IncidentStore, is_reopen
+from ..incident.store import IncidentError, IncidentStore, NoSuchIncident, is_reopen
 from ..plan import SEVERITIES
 from ..text import json_line, one_line
 from ..timeutil import format_duration
@@ -30,6 +30,9 @@ def _run(fn, args) -> int:
     store = _store(args)
     try:
         return fn(store, args)
+    except NoSuchIncident as e:  # not found: exit 1, as `cockpit log` and `cockpit verify`
+        print(f"cockpit: {one_line(str(e), 1000)}", file=sys.stderr)
+        return 1
     except IncidentError as e:
         print(f"cockpit: {one_line(str(e), 1000)}", file=sys.stderr)
         return 2
@@ -99,10 +102,13 @@ def _list(store: IncidentStore, args) -> int:
         return 0
     if not rows:
         print(f"no incidents in {one_line(args.state_dir, 500)}")
-    for s in rows:
+    # columns aligned whatever the ids' lengths (POLISH 11)
+    ids = [one_line(s.id) for s in rows]
+    width = max((len(i) for i in ids), default=0)
+    for iid, s in zip(ids, rows, strict=True):
         st = s.state
         age = format_duration(now - (st.declared_at or now))
-        print(f"{one_line(s.id)}  {one_line(st.severity, 4)} {one_line(st.status, 10):<10} "
+        print(f"{iid:<{width}}  {one_line(st.severity, 4):<4} {one_line(st.status, 10):<10} "
               f"{age:>7} ago  {one_line(st.title, 80)}{_review_word(store, s.id, st, now)}")
     return 0
 

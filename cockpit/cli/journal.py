@@ -68,6 +68,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if Path(args.incident).is_file() or args.allowed_signers:
         return cmd_verify_bundle(args)
     try:
+        if not incident_dir(args.state_dir, args.incident).is_dir():
+            _err(f"no such incident: {args.incident} (in {args.state_dir})")
+            return 1
         res = verify_incident(args.state_dir, args.incident)
     except InvalidIncidentId as e:
         _err(str(e))

@@ -57,7 +57,7 @@ def _incident_id(args: argparse.Namespace) -> str | None:
     except ValueError as e:
         raise CliError(str(e)) from None
     if ref not in ids:
-        raise CliError(f"no incident {ref!r} in {args.state_dir} (`cockpit incident list` "
+        raise CliError(f"no such incident: {ref} (in {args.state_dir}; `cockpit incident list` "
                        "shows them)")
     return str(ref)
 

@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from ..health import ServiceHealth, Status
 from ..plan import Milestones
-from ..timeutil import compact_duration, format_clock, short_duration
+from ..timeutil import format_clock, short_duration
 from .model import IncidentState
 
 
@@ -81,17 +81,44 @@ class ClockView:
         return self.target - self.elapsed
 
     def value_text(self) -> str:
+        """The value as shown: every measured time in one format, ``H:MM:SS`` (M8 of the ux
+        review: no more ``18m/1h`` beside ``8m00s/2h``); what it means is said by
+        ``word_text``. ``+`` marks a running clock past its target; ``-``: nothing to count;
+        ``?``: should count, nothing measures it."""
         if self.level == Level.IDLE:
             return "-"
         if self.level == Level.UNKNOWN:
             return "?"
-        if self.key.startswith("rpo:"):
-            return f"{compact_duration(self.elapsed)}/{short_duration(self.target)}"
-        if self.done:
-            return f"{compact_duration(self.elapsed)}/{short_duration(self.target)}"
+        if self.key.startswith("rpo:") or self.done:
+            return format_clock(self.elapsed)
         if self.remaining < 0:
             return "+" + format_clock(-self.remaining)
         return format_clock(self.remaining)
+
+    def word_text(self) -> str:
+        """What the value means, then the level, in words: ``left ok``, ``left RED``
+        (time left), ``BREACHED`` (``+``: over its target by), ``met of 15m`` (time taken
+        against the target), ``ok of 15m`` (RPO: data at risk now against the target)."""
+        if self.level in (Level.IDLE, Level.UNKNOWN):
+            return self.level.word
+        if self.key.startswith("rpo:") or self.done:
+            return f"{self.level.word} of {short_duration(self.target)}"
+        if self.remaining < 0:
+            return self.level.word
+        return f"left {self.level.word}"
+
+    def time_text(self) -> str:
+        """The bare ``H:MM:SS`` of a running clock's time left (or over)."""
+        return format_clock(abs(self.remaining))
+
+
+CLOCK_LEGEND = (
+    ("0:57:54 left ok", "a running clock: time left before its target"),
+    ("+0:31:00 BREACHED", "a running clock past its target, by how much"),
+    ("0:02:00 met of 15m", "a stopped clock: the time it took, against its target"),
+    ("0:00:35 ok of 15m", "RPO: data at risk now (since the last durable copy) / target"),
+    ("-  ?", "nothing to count  /  should count, nothing measures it"),
+)
 
 
 def countdown(key: str, label: str, target: float, start: float, now: float,

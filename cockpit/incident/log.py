@@ -5,6 +5,7 @@ The text is untrusted (other writers): sanitize it to show it.
 
 from __future__ import annotations
 
+from ..health import Status
 from ..journal.validate import UNREADABLE, unreadable_line
 from .model import EntryLike
 
@@ -27,8 +28,8 @@ def describe(e: EntryLike) -> tuple[str, str]:
         for a, b in d.items():
             parts.append(f"{a}: {', '.join(map(str, b))}" if isinstance(b, list) else f"{a}: {b}")
         return "updated", "; ".join(parts)
-    if k == "role.assigned":
-        text = f"{d.get('person', '?')} is now {d.get('role', '?')}"
+    if k == "role.assigned":  # the role first: a cut line still says which role (POLISH 14)
+        text = f"{d.get('role', '?')}: {d.get('person', '?')}"
         if d.get("handover_from"):
             text += f" (handed over from {d['handover_from']})"
         return "role", text
@@ -36,10 +37,18 @@ def describe(e: EntryLike) -> tuple[str, str]:
         aud = d.get("audience")
         return "inject", str(d.get("text", "")) + (f" (for the {aud})" if aud else "")
     if k == "health":
-        return "health", f"{d.get('service', '?')} {str(d.get('status', '?')).upper()} {d.get('summary', '')}"
+        return "health", f"{d.get('service', '?')} {_status_word(d.get('status'))} {d.get('summary', '')}"
     if k.startswith("step."):
         return k[5:], f"{d.get('runbook', '')}/{d.get('step', '')} {d.get('detail', '')}".strip()
     return k, ", ".join(f"{a}={b}" for a, b in d.items())
+
+
+def _status_word(status: object) -> str:
+    """The pane's word for a journaled status ("fail" reads DOWN, as everywhere on screen)."""
+    try:
+        return Status(str(status)).word
+    except ValueError:
+        return str(status).upper()
 
 
 def matches(e: EntryLike, kinds: frozenset[str] | None = None, author: str | None = None,

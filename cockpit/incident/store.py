@@ -25,6 +25,11 @@ class IncidentError(ValueError):
     """A refused incident operation, with a one-line reason."""
 
 
+class NoSuchIncident(IncidentError):
+    """The incident id names no incident of the state directory (exit 1 in the CLI, like
+    `cockpit log` and `cockpit verify`; said in the same words everywhere, POLISH 11)."""
+
+
 def slug(text: str, limit: int = 32) -> str:
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return (s[:limit].rstrip("-")) or "incident"
@@ -229,7 +234,7 @@ class IncidentStore:
         """The incident's state: ``known`` (the caller's fold of it) or read from disk."""
         st = known if known is not None else self.state(incident_id)
         if st is None:
-            raise IncidentError(f"no incident {incident_id!r} in {self.state_dir}")
+            raise NoSuchIncident(f"no such incident: {incident_id} (in {self.state_dir})")
         return st
 
     def set_status(self, incident_id: str, status: str, *, state: IncidentState | None = None,

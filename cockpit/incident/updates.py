@@ -49,10 +49,10 @@ def draft_update(incident: IncidentState, clocks: Sequence[ClockView],
         if incident.ended_at is None else []
     if rto:
         lines.append("Recovery objectives: " + "; ".join(
-            f"{one_line(c.label.removeprefix('RTO '), 60)} {c.value_text()} left"
+            f"{one_line(c.label.removeprefix('RTO '), 60)} {c.time_text()} left"
             if c.remaining >= 0 else
             f"{one_line(c.label.removeprefix('RTO '), 60)} RTO exceeded by "
-            f"{c.value_text().lstrip('+')}"
+            f"{c.time_text()}"
             for c in rto))
     # what is being done is an action note; a decision is not an action
     actions = [e for e in entries if e.kind == "note" and (e.data or {}).get("type") == "action"]

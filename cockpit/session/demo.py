@@ -196,7 +196,7 @@ class DemoSession:
         with self._lock:
             known = key == SCENARIO or key in {f"yours-{n}" for n in range(1, self._declared + 1)}
         if not known:
-            raise IncidentError(f"no incident {key!r} in the demo")
+            raise IncidentError(f"no such incident: {key} (in the demo)")
         self._following = key
 
     def drills(self) -> DrillBoard:

@@ -269,7 +269,7 @@ class ReviewSession:
         self.incident_id = incident_id
         self.until = until  # when the record was taken (see Timeline)
         if entries is None and incident_id not in list_incidents(self.root):
-            raise ReviewError(f"no incident {incident_id!r} in {self.root}")
+            raise ReviewError(f"no such incident: {incident_id} (in {self.root})")
         self.problems: list[str] = []
         self._given_plan = plan
         self.plan = plan or Plan((), Milestones(), {}, "")

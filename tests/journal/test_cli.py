@@ -54,7 +54,7 @@ def test_verify_bad_and_unknown_incident(state_dir, capsys):
     err = capsys.readouterr().err
     assert "invalid incident id" in err and "Traceback" not in err
     assert run(state_dir, "verify", "nope") == 1
-    assert "no such incident" in capsys.readouterr().out
+    assert "no such incident: nope (in " in capsys.readouterr().err
 
 
 def test_log_text_is_terminal_safe(state_dir, incident, capsys):

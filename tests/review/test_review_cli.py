@@ -96,7 +96,7 @@ def test_the_audit_hook_sees_a_connection(tmp_path):
 
 
 @pytest.mark.parametrize("target, why", [
-    ("no-such-incident", "no incident 'no-such-incident'"),
+    ("no-such-incident", "no such incident: no-such-incident (in "),
     ("../../etc", "neither a capture bundle nor an incident's directory"),
 ])
 def test_a_wrong_target_is_one_line_and_exit_2(tmp_path, target, why):
@@ -170,5 +170,5 @@ def test_open_review_takes_an_id_a_directory_and_a_named_configuration(tmp_path)
     lazy, close = open_review(iid, state, load=False)
     close()
     assert not lazy.loaded
-    with pytest.raises(CliError, match="no incident"):
+    with pytest.raises(CliError, match="no such incident"):
         open_review("20990101-000000-none", state)

@@ -179,7 +179,7 @@ def test_nothing_can_be_written_or_run(recorded):
 
 
 def test_a_missing_incident_is_one_line(tmp_path):
-    with pytest.raises(ReviewError, match="no incident 'nope'"):
+    with pytest.raises(ReviewError, match="no such incident: nope "):
         ReviewSession(tmp_path, "nope")
 
 

@@ -241,7 +241,7 @@ def test_bad_input_is_one_line_before_anything_is_served(incident, tmp_path):
     cfg, state, iid = incident
     cases = [
         (["--config", str(cfg), "--state-dir", str(state), "serve", "--incident",
-          "20200101-000000-nope-0000"], "no incident '20200101-000000-nope-0000'"),
+          "20200101-000000-nope-0000"], "no such incident: 20200101-000000-nope-0000 (in "),
         (["--config", str(cfg), "--state-dir", str(state), "serve", "--incident", "../etc"],
          "incident id"),
         (["--state-dir", str(state), "serve", "--incident", iid], "needs the environment's "
