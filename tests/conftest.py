@@ -19,6 +19,9 @@ if str(ROOT) not in sys.path:
 
 os.environ["TZ"] = "UTC"
 os.environ.pop("NO_COLOR", None)
+# the screens are tested as a UTF-8 terminal shows them, whatever locale the machine running
+# the suite has (LANG=C would draw them in ASCII); tests/ui/test_ascii_terminal.py unsets it
+os.environ["COCKPIT_ASCII"] = "0"
 
 
 @pytest.fixture(autouse=True)

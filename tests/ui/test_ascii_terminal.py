@@ -41,7 +41,8 @@ def test_m11_every_step_mark_has_its_own_ascii_form_of_the_same_width():
 
 
 def test_m11_under_vt100_and_lc_all_c_nothing_but_ascii_is_written():
-    env = {"TERM": "vt100", "LC_ALL": "C", "LANG": "C"}
+    env = {"TERM": "vt100", "LC_ALL": "C", "LANG": "C",
+           "COCKPIT_ASCII": ""}  # not forced (conftest pins it off for the other tests)
     with Pty.spawn(cockpit_argv("demo", "--paused"), cols=80, rows=24, env=env) as p:
         assert p.wait_for("Incident log", 30), p.text()
         assert p.wait_for("> Health", 15), p.text()  # the focused pane, in ASCII

@@ -106,8 +106,10 @@ async def test_B1_start_follows_the_most_severe_open_incident_never_a_closed_one
     async with app.run_test(size=(120, 40)) as pilot:
         assert await wait_until(pilot, lambda: env.incident_id is not None)
         assert env.incident_id == p0
-        assert await wait_until(pilot, lambda: "2 open" in title_bar(app)), title_bar(app)
-        assert "INCIDENT P0 DECLARED" in title_bar(app)
+        # the count and the followed incident come in separate redraws: wait for both
+        assert await wait_until(pilot, lambda: "2 open" in title_bar(app)
+                                and "INCIDENT P0 DECLARED" in title_bar(app)), title_bar(app)
+        assert env.incident_id == p0  # and it stayed the P0
 
 
 async def test_B1_only_closed_incidents_none_followed_zero_open(tmp_path):
