@@ -126,7 +126,7 @@ def test_pir_sections_timeline_steps_comms_roles(tmp_path):
     assert "status page updated" in text
     assert re.search(r"\| commander \| bob \| alice \| alice \|", text)
     # the flight recorder's figure-only entry (same status) is not a timeline event
-    assert sum(1 for line in text.splitlines() if "health: database FAIL" in line) == 1
+    assert sum(1 for line in text.splitlines() if "health: database DOWN" in line) == 1  # the word the pane shows
     for heading in ("## 1. Incident documentation", "## 2. Root cause analysis",
                     "## 3. Action items tracking", "## 4. Lessons learned",
                     "### What went well", "### What went wrong", "### Where we got lucky"):
