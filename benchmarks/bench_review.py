@@ -101,6 +101,7 @@ def main() -> dict[str, object]:
         s.pump(0.5)
         lat = []
         keys = [b"\x1b[D"] * 20 + [b"["] * 20 + [b"\x1b[C"] * 20 + [b"]"] * 20  # ← [ → ]
+        cpu0 = cpu_seconds(s.pid)
         for key in keys:
             before = s.text()
             t0 = time.monotonic()
@@ -110,10 +111,20 @@ def main() -> dict[str, object]:
             if t is not None:
                 lat.append(t)
             s.pump(0.05)
+        per_key = (cpu_seconds(s.pid) - cpu0) / len(keys)
         s.close()
         print(f"scrubbing keypress (entry, minute) to screen, {len(lat)} keys: p50 {med(lat)}, "
               f"p95 {p95(lat) * 1000:.0f} ms (target <= 50 ms)")
-    return {"first": firsts, "open": opens, "scrub": lat}
+        # the latency above waits for the CPU on a shared machine; this is the work itself
+        print(f"cockpit process CPU per scrub key (load-independent): {per_key * 1000:.1f} ms; "
+              f"load average {os.getloadavg()[0]:.1f}")
+    return {"first": firsts, "open": opens, "scrub": lat, "cpu_per_key": per_key}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

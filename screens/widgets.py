@@ -3,6 +3,7 @@ every repaint is bandwidth, so an idle cockpit writes nothing."""
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable, Sequence
 
@@ -170,9 +171,13 @@ class ServiceRow(Horizontal):
     """
 
     def __init__(self, service_id: str) -> None:
-        super().__init__(id=f"svc-{service_id}", classes="service-row")
+        # No id or class names the service: a row is a slot that shows whichever service is
+        # at its place (``assign``), so a new order moves no widget (no layout pass) and
+        # restyles none (``HealthPane.row(service_id)`` finds a service's row).
+        super().__init__(classes="service-row")
         self.service_id = service_id
         self.health: ServiceHealth | None = None
+        self._shown: tuple[object, ...] | None = None  # what the main and spark cells show
         self.main = Cell(classes="main")
         self.spark = Cell(classes="spark")
         self.age = Cell(classes="age")
@@ -182,16 +187,25 @@ class ServiceRow(Horizontal):
         yield self.spark
         yield self.age
 
+    def assign(self, service_id: str) -> None:
+        """This row shows ``service_id`` from now on (its cells repaint with ``show``)."""
+        if service_id != self.service_id:
+            self.service_id = service_id
+            self.health = None
+
     def show(self, h: ServiceHealth, now: float) -> None:
         self.health = h
-        main = Text(no_wrap=True, overflow="ellipsis")
-        main.append_text(status_word(h.status))
-        main.append(f"{one_line(h.title, 15):<16}", style="bold")
-        fig = one_line(h.key_figure or "", 11)
-        main.append(f"{fig:<12}")
-        main.append(one_line(h.summary, 160), style="dim" if h.status == Status.STALE else "")
-        self.main.set(main)
-        self.spark.set(Text(" " + sparkline(h.latencies, 12)))
+        shown = (h.status, h.title, h.key_figure, h.summary, h.latencies)
+        if shown != self._shown:  # else the same text again (a scrub, a probe's new answer)
+            self._shown = shown
+            main = Text(no_wrap=True, overflow="ellipsis")
+            main.append_text(status_word(h.status))
+            main.append(f"{one_line(h.title, 15):<16}", style="bold")
+            fig = one_line(h.key_figure or "", 11)
+            main.append(f"{fig:<12}")
+            main.append(one_line(h.summary, 160), style="dim" if h.status == Status.STALE else "")
+            self.main.set(main)
+            self.spark.set(Text(" " + sparkline(h.latencies, 12)))
         age = h.age(now)
         self.age.set(Text("never" if age is None else format_age(age)))
 
@@ -220,6 +234,10 @@ class HealthPane(Vertical, can_focus=True):
     def rows(self) -> list[ServiceRow]:
         return list(self._rows.values())
 
+    def row(self, service_id: str) -> ServiceRow:
+        """The row showing ``service_id`` now (KeyError: not shown)."""
+        return self._rows[service_id]
+
     def show(self, healths: Sequence[ServiceHealth], now: float) -> None:
         # Failing services first (DOWN, WARN, STALE, UNKNOWN, then OK; the configured order
         # within a level): with many services the pane scrolls inside its maximum height
@@ -231,17 +249,18 @@ class HealthPane(Vertical, can_focus=True):
             # the selection stays on its service once shown (the first frame selects the top)
             keep = (rows[self.selected].service_id if 0 <= self.selected < len(rows)
                     and rows[self.selected].health is not None else None)
-            old = self._rows
-            self._rows = {sid: old.get(sid) or ServiceRow(sid) for sid in want}
-            for sid, row in old.items():
-                if sid not in self._rows:
-                    row.remove()
-            new = [row for sid, row in self._rows.items() if sid not in old]
+            # The rows are slots in display order: slot i shows the i-th service. A new order
+            # (a status changed: the review's scrubber, a flapping service) repaints the
+            # rows' cells in place; moving row widgets would lay the whole screen out.
+            slots = rows[:len(want)]
+            for row in rows[len(want):]:
+                row.remove()
+            new = [ServiceRow(sid) for sid in want[len(slots):]]
+            for row, sid in zip(slots, want, strict=False):
+                row.assign(sid)
             if new:
                 self.mount_all(new)
-            for i, row in enumerate(self._rows.values()):  # the DOM in display order
-                if row in self.children and self.children.index(row) != i:
-                    self.move_child(row, before=i)
+            self._rows = dict(zip(want, slots + new, strict=True))
             if keep in self._rows:  # the selection stays on its service
                 self.selected = list(self._rows).index(keep)
         for h in healths:
@@ -446,6 +465,12 @@ class TitleBar(Horizontal):
         return "".join(str(c.render()) for c in self.cells.values())
 
 
+def _same_base(a: Sequence, b: Sequence) -> bool:
+    """Both are prefixes of one list (``base``: the review's log up to ``t``)."""
+    base = getattr(a, "base", None)
+    return base is not None and base is getattr(b, "base", None)
+
+
 class LogView(ScrollView, can_focus=True):
     """The incident log, virtualized: entries are formatted only when their line is on screen,
     so 100,000 entries cost what the visible 30 cost. Filters keep an index, extended as
@@ -472,16 +497,27 @@ class LogView(ScrollView, can_focus=True):
         self._predicate: Callable[[object], bool] | None = None
         self._fmt = lambda e, mark: Text(str(e))
         self._cache: dict[tuple[int, str], tuple[object, Text]] = {}
+        self._strips: dict[tuple[object, ...], tuple[object, Strip]] = {}  # rendered lines
         self._shown: object = None
 
     # ---------------------------------------------------------------- content
     def set_source(self, entries: Sequence, extra: list[tuple[str, object]], fmt) -> None:
         before = self.total
         if entries is not self._entries or len(entries) < self._indexed:
-            self._cache.clear()
-            self._indexed = 0
-            if self._index is not None:
-                self._index = []
+            if _same_base(entries, self._entries) and fmt is self._fmt:
+                # the same entries up to another point (the review's cursor moved): keep the
+                # formatted lines and the filter's index up to it; nothing walks them all
+                n = len(entries)
+                if n < self._indexed:
+                    if self._index is not None:
+                        del self._index[bisect.bisect_left(self._index, n):]
+                    self._indexed = n
+            else:
+                self._cache.clear()
+                self._strips.clear()
+                self._indexed = 0
+                if self._index is not None:
+                    self._index = []
         self._entries, self._extra, self._fmt = entries, extra, fmt
         self._extend_index()
         grown = self.total - before
@@ -579,13 +615,24 @@ class LogView(ScrollView, can_focus=True):
         it = self.item(idx)
         if it is None:
             return Strip.blank(width, base)
+        selected = idx == self.cursor and self.has_focus
+        # A scrub shifts every line by one: each entry's line is rendered once per width
+        # and look, not once per frame (kept with its entry, like ``_format``).
+        key = (id(it[1]), it[0], width, selected, base)
+        hit = self._strips.get(key)
+        if hit is not None and hit[0] is it[1]:
+            return hit[1]
         text = self._format(*it).copy()
         text.no_wrap = True
         text.truncate(width, overflow="ellipsis")
-        if idx == self.cursor and self.has_focus:
+        if selected:
             text.stylize("reverse")
         segs = list(text.render(self.app.console))
-        return Strip(segs).crop_extend(0, width, base)
+        strip = Strip(segs).crop_extend(0, width, base)
+        if len(self._strips) > 1024:
+            self._strips.clear()
+        self._strips[key] = (it[1], strip)
+        return strip
 
     # ---------------------------------------------------------------- keys
     def action_cursor(self, delta: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields
 from typing import Any
 
 from .model import LIFECYCLE, EntryLike, IncidentState
@@ -14,8 +14,23 @@ from .model import LIFECYCLE, EntryLike, IncidentState
 # (confirmed, skipped, overridden, marked failed) is not a response.
 RESPONSE_STEP_KINDS = frozenset({"step.started", "step.rollback_started", "step.verify_passed",
                                  "step.verify_failed"})
+_FIELDS = frozenset(f.name for f in fields(IncidentState))
 _STAMPS = {"responding": "responding_at", "mitigated": "mitigated_at",
            "recovered": "recovered_at", "closed": "closed_at"}
+
+
+def replace(inc: IncidentState, **changes: Any) -> IncidentState:
+    """``dataclasses.replace`` for ``IncidentState`` (a frozen dataclass with no
+    ``__post_init__`` and no slots: the same fields, copied), a tenth of its cost: a fold of
+    100,000 entries makes ~35,000 of them (the PIR, the review's index)."""
+    new = object.__new__(IncidentState)
+    d = new.__dict__
+    d.update(inc.__dict__)
+    for k in changes:
+        if k not in _FIELDS:
+            raise TypeError(f"IncidentState has no field {k!r}")
+    d.update(changes)
+    return new
 
 
 def is_response(kind: str, data: dict[str, Any]) -> bool:
@@ -81,8 +96,10 @@ def fold(entries: Iterable[EntryLike], initial: IncidentState | None = None) -> 
                 inc = replace(inc, failed_services=(*inc.failed_services, sid))
         elif e.kind == "role.assigned":
             roles = dict(inc.roles)
-            roles[str(d.get("role"))] = str(d.get("person"))
-            inc = replace(inc, roles=tuple(sorted(roles.items())))
+            role, person = str(d.get("role")), str(d.get("person"))
+            if roles.get(role) != person:  # else the same roles: the same state
+                roles[role] = person
+                inc = replace(inc, roles=tuple(sorted(roles.items())))
         elif e.kind == "note" and d.get("type") == "communication":
             inc = replace(inc, first_communication_at=inc.first_communication_at or e.ts,
                           last_communication_at=e.ts)

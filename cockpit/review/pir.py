@@ -44,8 +44,11 @@ def md(text: object, limit: int = 300, mask: Callable[[str], str] | None = None)
     that could start markup, HTML, an entity, a link or an autolink is backslash-escaped."""
     s = one_line(text, limit)
     if mask is not None:
-        s = one_line(mask(s), limit)
-    return _WWW.sub(r"\1\2\\.", _MD.sub(r"\\\1", s))
+        masked = mask(s)
+        if masked != s:  # one_line of one_line's output is itself: only a change is redone
+            s = one_line(masked, limit)
+    s = _MD.sub(r"\\\1", s)
+    return _WWW.sub(r"\1\2\\.", s) if "." in s else s
 
 
 def utc(ts: float | None) -> str:
@@ -143,8 +146,15 @@ def _render(m: IncidentMetrics, entries: Sequence[EntryLike],
             mask: Callable[[str], str] | None) -> list[str]:
     inc = m.incident
 
+    memo: dict[tuple[str, int], str] = {}  # authors, roles, labels: the same text often
+
     def t(x: object, limit: int = 300) -> str:
-        return md(x, limit, mask)
+        if type(x) is not str:
+            return md(x, limit, mask)
+        got = memo.get((x, limit))
+        if got is None:
+            got = memo[x, limit] = md(x, limit, mask)
+        return got
 
     titles = {s.id: s.title for s in services}
     out = [f"# Post-incident review: {t(inc.title, 200)}", "",

@@ -80,6 +80,11 @@ class Prefix(Sequence[Any]):
         self._items = items
         self._n = n
 
+    @property
+    def base(self) -> Sequence[Any]:
+        """The list this is a prefix of (two prefixes of one list share their items)."""
+        return self._items
+
     def __len__(self) -> int:
         return self._n
 

@@ -148,12 +148,12 @@ async def test_hostile_text_is_shown_inert():
     app = demo_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        row = app.screen.query_one("#svc-database", ServiceRow)
+        row = app.screen.query_one(HealthPane).row("database")
         evil = ServiceHealth("database", "PostgreSQL", Status.FAIL,
                              "boom \x1b]52;c;ZXZpbA==\x07 [bold red]markup[/] \x1b[2J\u202e", 0.0)
         row.show(evil, 0.0)
         await pilot.pause()
-        shown = app.screen.query_one("#svc-database .main").render()
+        shown = row.main.render()
         plain = str(shown)
         assert "\x1b" not in plain and "\u202e" not in plain
         assert "[bold red]markup[/]" in plain
