@@ -21,6 +21,8 @@ import pytest
 from benchmarks.tui import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
+# one worker builds the wheel (pip builds in the checkout's build/: two at once collide)
+pytestmark = pytest.mark.xdist_group("packaging")
 
 
 @pytest.fixture(scope="module")

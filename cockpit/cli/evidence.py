@@ -82,6 +82,9 @@ class Loaded:
     targets: Targets
     close: Callable[[], None] = field(default=lambda: None)
     entries: list[Any] | None = None  # a bundle's, read once when it was verified
+    # a bundle's figures are measured when it was captured (an open incident's clocks ran
+    # until then, not until whenever the review is written); None: now
+    measured_at: float | None = None
 
 
 def load_target(arg: str, args: argparse.Namespace) -> Loaded:
@@ -95,9 +98,11 @@ def load_target(arg: str, args: argparse.Namespace) -> Loaded:
             b = open_bundle(p, Path(signers) if signers else None)
         except BundleError as e:
             raise SystemExit(_fail(str(e))) from None
+        taken = (b.manifest or {}).get("captured_ts")
         return Loaded(b.root, b.incident_id, f"bundle {b.name} ({b.signature})",
                       _bundle_targets(b.config_text, f"{b.name}:config/cockpit.toml"), b.close,
-                      [e for e in b.entries if e.kind != "session-start"])
+                      [e for e in b.entries if e.kind != "session-start"],
+                      float(taken) if isinstance(taken, int | float) else None)
     from ..journal.model import InvalidIncidentId, incident_dir
 
     try:
@@ -159,7 +164,8 @@ def cmd_pir(args: argparse.Namespace) -> int:
                    else _entries(src.state_dir, src.incident_id))
         t = src.targets
         try:
-            text = render(entries, t.services, t.milestones, time.time(),
+            now = src.measured_at if src.measured_at is not None else time.time()
+            text = render(entries, t.services, t.milestones, now,
                           Source(src.incident_id, src.where, t.source), mask=t.mask)
         except ValueError as e:
             return _fail(str(e))

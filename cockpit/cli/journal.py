@@ -69,7 +69,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return cmd_verify_bundle(args)
     try:
         if not incident_dir(args.state_dir, args.incident).is_dir():
-            _err(f"no such incident: {args.incident} (in {args.state_dir})")
+            what = "bundle file or incident" if "." in args.incident else "incident"
+            _err(f"no such {what}: {args.incident} (in {args.state_dir})")
             return 1
         res = verify_incident(args.state_dir, args.incident)
     except InvalidIncidentId as e:

@@ -236,7 +236,12 @@ def plan_from_config_text(text: str, name: str = "cockpit.toml") -> Plan:
 
 def plan_from_entries(entries: Sequence[Any]) -> Plan:
     """No configuration: the services the incident names and those with journaled health, in
-    the order first seen; no RTO/RPO targets known (their clocks are not shown)."""
+    the order first seen, with the plan's default targets where the plan names the service
+    (the same targets ``cockpit pir`` and ``cockpit metrics`` use without a configuration);
+    another service has no RTO/RPO target (its clocks are not shown)."""
+    from ..review.pir import PLAN_TARGETS
+
+    known = {t.id: t for t in PLAN_TARGETS}
     seen: dict[str, None] = {}
     for e in entries:
         d = e.data or {}
@@ -245,8 +250,8 @@ def plan_from_entries(entries: Sequence[Any]) -> Plan:
                 seen.setdefault(str(s), None)
         elif e.kind == "health" and d.get("service"):
             seen.setdefault(str(d["service"]), None)
-    return Plan(tuple(ServiceTargets(s, s, None, None) for s in seen), Milestones(), {},
-                "the incident's entries (no configuration: RTO/RPO targets unknown)")
+    return Plan(tuple(known.get(s) or ServiceTargets(s, s, None, None) for s in seen),
+                Milestones(), {}, "the plan's default targets (no configuration)")
 
 
 class CursorClock:
@@ -274,7 +279,8 @@ class ReviewSession:
         self.incident_id = incident_id
         self.until = until  # when the record was taken (see Timeline)
         if entries is None and incident_id not in list_incidents(self.root):
-            raise ReviewError(f"no such incident: {incident_id} (in {self.root})")
+            what = "bundle file or incident" if "." in incident_id else "incident"
+            raise ReviewError(f"no such {what}: {incident_id} (in {self.root})")
         self.problems: list[str] = []
         self._given_plan = plan
         self.plan = plan or Plan((), Milestones(), {}, "")

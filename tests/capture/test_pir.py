@@ -211,3 +211,24 @@ def test_metrics_text_and_since(tmp_path, capsys):
     assert f"RPO compliance {c.rpo_percent:g}%" in out
     assert main(["metrics", "--state-dir", str(state), "--since", "90d"]) == 0
     assert "Incidents: none" in capsys.readouterr().out  # all declared in 2023, long ago
+
+
+def test_a_bundles_figures_are_measured_when_it_was_captured(tmp_path, capsys):
+    """An open incident's bundle: the review's figures are those of the capture, the same
+    however much later the review is written (not the time it is run)."""
+    from cockpit.review.bundle import capture
+
+    state = tmp_path / "state"
+    _write(state, "never-recovered")  # still failing, never closed: its clocks run
+    bundle = tmp_path / "b.tar"
+    taken = T0 + 2 * 3600
+    capture(state, IID, bundle, now=taken)
+    outs = []
+    for _ in range(2):
+        assert main(["pir", str(bundle)]) == 0
+        outs.append(capsys.readouterr().out)
+        time.sleep(1.1)
+    assert outs[0] == outs[1]
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(taken))
+    assert f"| Figures measured at | {stamp}" in outs[0], [
+        line for line in outs[0].splitlines() if "measured at" in line]

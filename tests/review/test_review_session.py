@@ -7,6 +7,8 @@ independently: the clocks core given ``now = t`` on the fold of the entries up t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,28 @@ def test_the_plan_comes_from_a_captured_configuration():
     assert plan.services and all(s.rto is not None for s in plan.services[:1])
     with pytest.raises(ReviewError, match=r"bundle\.tar:cockpit\.toml"):
         plan_from_config_text("[[[", "bundle.tar:cockpit.toml")
+
+
+def test_without_a_configuration_the_review_has_the_targets_the_pir_has():
+    """No configuration captured or named: the review's RTO/RPO clocks use the plan's default
+    targets, the same ones ``cockpit pir`` and ``cockpit metrics`` report against."""
+    from cockpit.incident.model import SimEntry
+    from cockpit.review.pir import PLAN_TARGETS
+    from cockpit.session.review import plan_from_entries
+
+    plan = plan_from_entries([SimEntry(1.0, "a", "incident.declared",
+                                       {"title": "t", "severity": "P0",
+                                        "services": ["database", "payments"]})])
+    by_id = {s.id: s for s in plan.services}
+    db = next(t for t in PLAN_TARGETS if t.id == "database")
+    assert (by_id["database"].rto, by_id["database"].rpo) == (db.rto, db.rpo) == (3600.0, 900.0)
+    assert (by_id["payments"].rto, by_id["payments"].rpo) == (None, None)  # not in the plan
+    assert "plan's default targets" in plan.source
+
+
+def test_a_missing_bundle_file_is_not_called_an_incident(tmp_path):
+    for cmd in ("verify", "review"):
+        r = subprocess.run([sys.executable, "-m", "cockpit", "--state-dir", str(tmp_path), cmd,
+                            "nosuch.tar"], capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and r.stderr.startswith(
+            "cockpit: no such bundle file or incident: nosuch.tar (in "), (cmd, r.stderr)
