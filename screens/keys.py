@@ -17,8 +17,12 @@ def bindings(scope: str) -> list[BindingType]:
 
 
 def display_keys(keys: str) -> str:
-    names = {"question_mark": "?", "slash": "/", "pageup": "pgup", "pagedown": "pgdn"}
-    return " / ".join(names.get(k, k) for k in keys.split(","))
+    """Keys as they are typed: ``+ / =``, not ``plus / equals_sign``."""
+    from textual.keys import format_key
+
+    names = {"question_mark": "?", "slash": "/", "pageup": "pgup", "pagedown": "pgdn",
+             "enter": "enter", "space": "space"}
+    return " / ".join(names.get(k) or format_key(k) for k in keys.split(","))
 
 
 def help_rows(groups: Iterable[tuple[str, Iterable[BindingType]]],

@@ -197,6 +197,13 @@ def _pir_done(args: argparse.Namespace) -> int:
     cfg = getattr(args, "config_obj", None)
     store = IncidentStore(args.state_dir, mode=getattr(cfg, "mode", "personal") or "personal")
     try:
+        st = store.state(args.target)
+        if st is None or st.status != "closed":
+            # the review is of what happened, due 7 days after closing: an open incident's
+            # review would be marked done before the incident is over
+            return _fail(f"{one_line(args.target)} is {st.status if st else 'not declared'}, "
+                         "not closed: a post-incident review is marked done once the incident "
+                         "is closed (cockpit incident status ID closed)")
         store.journal(args.target).append("review.done", {
             "file": one_line(Path(args.file).name, 200), "bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest()})

@@ -19,6 +19,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -181,8 +182,11 @@ def cmd_start(args: argparse.Namespace) -> int:
         return 0
     print(f"EXERCISE {xid} created: {one_line(scenario.title, 80)} "
           f"({format_clock(scenario.length)}, clock {'running' if args.running else 'at T+0'})")
-    print(f"EXERCISE facilitator: cockpit exercise facilitate {xid}")
-    print(f"EXERCISE each player: cockpit exercise join {xid} [--role ROLE]")
+    # the commands as they must be typed: with the state directory this one used
+    given = getattr(args, "state_dir_given", None)
+    sd = f" --state-dir {shlex.quote(str(args.state_dir))}" if given else ""
+    print(f"EXERCISE facilitator: cockpit exercise facilitate {xid}{sd}")
+    print(f"EXERCISE each player: cockpit exercise join {xid} [--role ROLE]{sd}")
     return 0
 
 

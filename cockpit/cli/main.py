@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             remember_secrets(held_secrets(config))  # masked in any crash report or line
         args.config_obj = config
         args.config = config
+        args.state_dir_given = getattr(args, "state_dir", None) is not None  # typed
         args.state_dir = resolve_state_dir(getattr(args, "state_dir", None), config)
         func = getattr(args, "func", None) or cmd_cockpit
         return int(func(args) or 0)

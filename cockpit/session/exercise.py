@@ -145,7 +145,8 @@ class ExerciseSession:
         return View(now=sim_now, health=health, entries=log, pending=pending,
                      unsaved=self._unsaved(), incident=incident, incident_id=self.exercise_id,
                      clocks=clocks, loading=False, banners=self._banners(tl, wall),
-                     paused=not tl.clock.running(wall))
+                     # an ended exercise is not paused (the ENDED banner says what it is)
+                     paused=not tl.clock.running(wall) and not tl.clock.ended(wall))
 
     def _unsaved(self) -> tuple[SimEntry, ...]:
         j = self.store.opened_journal(self.exercise_id)

@@ -232,3 +232,14 @@ def test_a_bundles_figures_are_measured_when_it_was_captured(tmp_path, capsys):
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(taken))
     assert f"| Figures measured at | {stamp}" in outs[0], [
         line for line in outs[0].splitlines() if "measured at" in line]
+
+
+def test_pir_done_is_refused_while_the_incident_is_open(tmp_path, capsys):
+    state = tmp_path / "state"
+    _write(state, "never-recovered")  # declared, never closed
+    review = tmp_path / "pir.md"
+    review.write_text("# review\n")
+    assert main(["pir", "--done", IID, str(review), "--state-dir", str(state)]) == 1
+    err = capsys.readouterr().err
+    assert "not closed" in err and len(err.strip().splitlines()) == 1, err
+    assert not [e for e in entries_of(state) if e.kind == "review.done"]

@@ -52,6 +52,8 @@ def test_start_prints_the_id_and_the_next_commands(tmp_path):
     xid = lines[0].split()[1]
     assert f"cockpit exercise facilitate {xid}" in lines[1]
     assert f"cockpit exercise join {xid}" in lines[2]
+    # as they must be typed: with the state directory given here (cli() passes --state-dir)
+    assert lines[1].endswith(f"--state-dir {state}") and lines[2].endswith(f"--state-dir {state}")
     q = cli(state, "exercise", "start", "-q", "--running", "--speed", "10", "data-breach")
     assert q.returncode == 0 and q.stdout.strip().endswith("data-breach-" + q.stdout[-5:-1])
     store = ExerciseStore(state)

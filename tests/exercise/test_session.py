@@ -58,6 +58,13 @@ def test_the_sessions_clock_is_scenario_time(x):
         x.at(10)
         s.poll()
         assert s.clock.now() == pytest.approx(T0 + 120) and s.view().paused
+        x.clock("resume")
+        x.at(12)
+        x.clock("end")
+        x.at(20)
+        s.poll()
+        assert not s.view().paused  # ended, not paused: the ENDED banner says so
+        assert any("ENDED" in b.text for b in s.view().banners)
     finally:
         s.stop()
 

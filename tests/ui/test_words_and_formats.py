@@ -79,3 +79,15 @@ async def test_m8_main_screen_values_and_help_legend():
         text = screen_text(app)
         assert re.search(rf"RTO PostgreSQL +{HMS} left ok", text), text
         assert re.search(rf"Communicate +{HMS} left ok", text), text
+
+
+def test_help_shows_keys_as_they_are_typed():
+    """The facilitator's and the review's help: ``+ / =`` and ``>``, not Textual's key names
+    (``plus / equals_sign``, ``greater_than_sign``)."""
+    from cockpit.keys import BY_ID
+    from cockpit.screens.keys import display_keys
+
+    assert display_keys(BY_ID["fx-faster"].keys) == "+ / ="
+    assert display_keys(BY_ID["fx-jump"].keys) == ">"
+    assert display_keys(BY_ID["review-prev"].keys) == "←"
+    assert display_keys("question_mark,ctrl+r") == "? / ctrl+r"
