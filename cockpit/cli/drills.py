@@ -109,8 +109,11 @@ def cmd_log(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(run_dict(r), ensure_ascii=True))
             continue
+        what = describe_figures(r.figures) or r.detail
+        if r.note:  # what the engineer wrote of it
+            what = f"{what}; note: {r.note}" if what else f"note: {r.note}"
         print(f"{_when(r.started_at)}  {one_line(r.drill, 14):<14} {r.outcome:<8} "
-              f"{one_line(r.by, 20):<20} {one_line(describe_figures(r.figures) or r.detail, 90)}")
+              f"{one_line(r.by, 20):<20} {one_line(what, 160)}")
     return 0
 
 
@@ -149,6 +152,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise DrillError(f"drill {k.id}: no runbook {k.runbook!r} in the library")
     params = rb.param_values(_params(args.param), cfg)
     steps = rb.steps_for(k.scenario or None)
+    # the values the commands' environment names stand for (a secret one masked)
+    secret = {p.name for p in rb.params if p.secret}
+    given = [f"{n}={'***' if n in secret else one_line(str(v), 120)}"
+             for n, v in params.items() if v is not None]
+    print(f"drill {k.id}: parameters: {', '.join(given) or 'none'}")
     for st in steps:  # everything that runs is shown before it runs
         missing = rb.missing_params(params, st)
         shown = rb.render(st, params).display() if not missing else (

@@ -142,7 +142,9 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except (BundleError, InvalidIncidentId) as e:
         return _fail(str(e))
     except OSError as e:
-        return _fail(f"{getattr(e, 'filename', '') or out}: {e.strerror or e}")
+        # the bundle's directory, not capture's temporary file in it
+        where = out.parent if not out.parent.is_dir() else (getattr(e, "filename", "") or out)
+        return _fail(f"{where}: {e.strerror or e} (writing {out})")
     for n in res.notes:
         print(f"note: {one_line(n, 1000)}", file=sys.stderr)
     print(f"{one_line(res.path, 500)}: {res.members} members, {res.size} bytes"

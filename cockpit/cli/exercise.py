@@ -66,6 +66,8 @@ def _run(fn: Any, args: argparse.Namespace) -> int:
     except DocumentError as e:
         _err(e.one_line())
         return EXIT_REFUSED
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): main() ends quietly, not the state dir's fault
     except OSError as e:
         _err(f"{getattr(e, 'filename', '') or args.state_dir}: {e.strerror or e}")
         return EXIT_REFUSED

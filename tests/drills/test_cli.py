@@ -94,7 +94,9 @@ def test_record_and_log(tmp_path):
     r = cli(state, "drills")
     line = next(ln for ln in r.stdout.splitlines() if "tabletop" in ln)
     assert line.startswith("FAILED") and "due in 181d23h" in line
-    assert "\x1b" not in cli(state, "drills", "log").stdout
+    text_log = cli(state, "drills", "log").stdout
+    assert "\x1b" not in text_log
+    assert "note: no one knew the" in text_log and "registrar login" in text_log  # the note
 
 
 def test_what_a_drill_journal_says_is_shown_escaped(tmp_path):
@@ -132,3 +134,15 @@ def test_cockpit_metrics_shows_the_drills_figures(tmp_path):
     r = cli(state, "metrics", "--since", "1d", "--json")  # the same window as the incidents
     d = json.loads(r.stdout)["drills"]
     assert (d["backup_runs"], d["backup_passed"], d["window_seconds"]) == (2, 2, DAY)
+
+
+def test_a_dry_run_shows_the_values_the_commands_use_and_masks_a_secret(tmp_path):
+    r = cli(tmp_path / "state", "drills", "run", "restore", "--dry-run",
+            "-p", "backup_tool=pgbackrest", "-p", "pgbackrest_config=/etc/pgbr/x.conf",
+            "-p", "pgbackrest_stanza=main", "-p", "tables=orders,users")
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("drill restore: parameters: ")
+    assert "pgbackrest_config=/etc/pgbr/x.conf" in first and "tables=orders,users" in first
+    assert "pg_password=***" in first or "pg_password" not in first
+    assert r.stdout.rstrip().endswith("dry run, nothing ran")
