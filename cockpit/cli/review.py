@@ -95,7 +95,7 @@ def open_review(target: str, state_dir: Path, config_path: str | None = None, *,
         else:
             root, iid = Path(state_dir), target
         session = ReviewSession(root, iid, plan=plan, name=iid, load=load,
-                                signature="from the state directory, not a signed bundle")
+                                signature="state directory, unsigned")  # short: the title bar
     except ReviewError as e:
         raise CliError(str(e)) from None
     except ValueError as e:  # an incident id that is not one (journal.check_incident_id)
