@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.blackhole import Blackhole
 from benchmarks.tui import MINIMAL_APP, PY, ROOT, spawn
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -52,26 +53,15 @@ class Holes:
     """Loopback listeners that never answer."""
 
     def __init__(self) -> None:
-        self.tcp = socket.socket()
-        self.tcp.bind(("127.0.0.1", 0))
-        self.tcp.listen(0)
-        self.port = self.tcp.getsockname()[1]
-        self.fillers = []
-        for _ in range(3):
-            c = socket.socket()
-            c.setblocking(False)
-            try:
-                c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(c)
+        self.tcp = Blackhole()
+        self.port = self.tcp.port
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", 0))
         self.udp_port = self.udp.getsockname()[1]
 
     def close(self) -> None:
-        for s in (*self.fillers, self.tcp, self.udp):
-            s.close()
+        self.tcp.close()
+        self.udp.close()
 
 
 def blackholed_config(path: Path, holes: Holes) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.blackhole import Blackhole  # noqa: F401 - shared with the benchmarks
+
 
 def require(ok: bool, what: str) -> None:
     """A test that needs a service: skip when missing, but fail under CI (never a silent skip)."""
@@ -17,32 +19,6 @@ def require(ok: bool, what: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"required for CI and missing: {what}")
     pytest.skip(f"missing: {what}")
-
-
-class Blackhole:
-    """A listener whose accept queue is full: further connects hang (SYNs dropped), as a
-    filtered network does."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(0)
-        self.port = self.sock.getsockname()[1]
-        self.fillers = []
-        for _ in range(3):
-            c = socket.socket()
-            c.setblocking(False)
-            try:
-                c.connect(("127.0.0.1", self.port))
-            except BlockingIOError:
-                pass
-            self.fillers.append(c)
-        time.sleep(0.05)
-
-    def close(self) -> None:
-        for c in self.fillers:
-            c.close()
-        self.sock.close()
 
 
 def rss_kib(pid: int | str = "self") -> int:

@@ -26,7 +26,7 @@ from ..runbooks.model import Rollback, Verify
 from ..runbooks.state import StepState, can_rollback, can_start
 from ..text import one_line, shorten
 from .protocol import StepOutput, StepResult, View
-from .steps import LibrarySteps
+from .steps import LibrarySteps, StepMarks
 
 NOTHING_RUNS = "Rehearsal: nothing was run (an exercise or the demo never executes a command)."
 
@@ -48,7 +48,7 @@ def _dry(rb: Runbook, step: Step, kind: str, attempt: int, target: Step | Rollba
                   float(r.timeout), r.remote, r.script)
 
 
-class RehearsalSteps(LibrarySteps):
+class RehearsalSteps(StepMarks, LibrarySteps):
     """Steps of an exercise: journaled as rehearsals, never run."""
 
     session: RehearsalHost
@@ -147,19 +147,3 @@ class RehearsalSteps(LibrarySteps):
     def confirm(self, runbook: Runbook, step: Step, state: StepState) -> StepResult:
         S.confirm(self._journal(), state, step)
         return StepResult("confirmed done (rehearsal)")
-
-    def skip(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.skip(self._journal(), state, reason)
-        return StepResult("skipped")
-
-    def mark_failed(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.mark_failed(self._journal(), state, reason)
-        return StepResult("marked failed")
-
-    def override(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.override(self._journal(), state, reason)
-        return StepResult("verify gate overridden")
-
-    def retry(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.retry(self._journal(), state, reason)
-        return StepResult("retry allowed")

@@ -65,7 +65,31 @@ def _result(res: Any, what: str) -> StepResult:
     return StepResult(f"{what}: done")
 
 
-class LiveSteps:
+class StepMarks:
+    """The marks an engineer sets on a step with a reason: journaled the same way whether
+    the steps run (live) or are rehearsed (demo, exercise). ``_journal()``: where to."""
+
+    def _journal(self) -> Any:
+        raise NotImplementedError
+
+    def skip(self, step: Step, state: StepState, reason: str) -> StepResult:
+        S.skip(self._journal(), state, reason)
+        return StepResult("skipped")
+
+    def mark_failed(self, step: Step, state: StepState, reason: str) -> StepResult:
+        S.mark_failed(self._journal(), state, reason)
+        return StepResult("marked failed")
+
+    def override(self, step: Step, state: StepState, reason: str) -> StepResult:
+        S.override(self._journal(), state, reason)
+        return StepResult("verify gate overridden")
+
+    def retry(self, step: Step, state: StepState, reason: str) -> StepResult:
+        S.retry(self._journal(), state, reason)
+        return StepResult("retry allowed")
+
+
+class LiveSteps(StepMarks):
     """Steps of the live session's followed incident, run for real."""
 
     def __init__(self, session: LiveSession, dirs: tuple[Path, ...]) -> None:
@@ -183,18 +207,3 @@ class LiveSteps:
         S.confirm(self._journal(), state, step)
         return StepResult("confirmed done")
 
-    def skip(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.skip(self._journal(), state, reason)
-        return StepResult("skipped")
-
-    def mark_failed(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.mark_failed(self._journal(), state, reason)
-        return StepResult("marked failed")
-
-    def override(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.override(self._journal(), state, reason)
-        return StepResult("verify gate overridden")
-
-    def retry(self, step: Step, state: StepState, reason: str) -> StepResult:
-        S.retry(self._journal(), state, reason)
-        return StepResult("retry allowed")
