@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections import defaultdict
 
@@ -17,10 +18,13 @@ WRITERS = 16
 APPENDS = 2000
 
 
-def _writer(state, inc, k):
+def _writer(state, inc, k, go: int):
     def child(w: int) -> None:
         j = Journal(state, inc, author=f"eng{k}")
         for i in range(APPENDS):
+            if i == APPENDS // 2:  # halfway: say so, then wait until the reader has read
+                os.write(w, b"h")
+                assert os.read(go, 1) == b"g"
             j.append("note", {"w": k, "i": i, "text": f"writer {k} entry {i} \u202e\x1b[2J"})
         j.close()
 
@@ -31,10 +35,37 @@ def _writer(state, inc, k):
 def test_16_writers_with_a_live_reader(state_dir):
     inc = "multi"
     Journal(state_dir, inc, author="setup").close()  # create the tree first
-    kids = [fork_child(_writer(state_dir, inc, k)) for k in range(WRITERS)]
+    go_r, go_w = os.pipe()
+    kids = [fork_child(_writer(state_dir, inc, k, go_r)) for k in range(WRITERS)]
+    os.close(go_r)
+    try:
+        _live_reader(state_dir, inc, kids, go_w)
+    finally:  # a failed assertion must not leave writers waiting (they hold pytest's output)
+        for pid, _ in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _live_reader(state_dir, inc, kids, go_w) -> None:
     follower = Follower(state_dir, inc)
     seen: dict[str, list[int]] = defaultdict(list)
-    reads = full_reads = 0
+    # Every writer stops halfway with its file open; the reader must read exactly the halves,
+    # so the live read below happens mid-write however fast or loaded the machine is.
+    for _, r in kids:
+        assert os.read(r, 1) == b"h"
+    for e in follower.poll():
+        seen[e.writer].append(e.seq)
+    halves = sorted(len(v) for v in seen.values())  # setup's session-start, then the halves
+    assert halves == [1] + [APPENDS // 2 + 1] * WRITERS, halves[:3]
+    mid = read_incident(state_dir, inc)
+    assert mid.problems == [] and mid.recovered == []
+    assert len([e for e in mid.entries if e.kind == "note"]) == WRITERS * APPENDS // 2
+    os.write(go_w, b"g" * WRITERS)
+    os.close(go_w)
+    reads = full_reads = 1
     running = set(p for p, _ in kids)
     last_full = 0.0
     while running:
@@ -72,7 +103,7 @@ def test_16_writers_with_a_live_reader(state_dir):
         per[e.writer].append(e.data["i"])
     assert all(v == list(range(APPENDS)) for v in per.values())
     assert verify_incident(state_dir, inc).ok
-    assert reads > 1 and full_reads >= 1
+    assert reads > 1 and full_reads >= 1  # the mid-write reads, then at least one more poll
 
 
 def test_follower_sees_other_processes_and_pending_is_not_corruption(state_dir):
