@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from cockpit.exercise.board import Board, BoardLine
@@ -30,7 +30,7 @@ from cockpit.timeutil import format_clock, format_duration
 from .app import CockpitApp, MainScreen
 from .forms import Form, PromptForm
 from .keys import bindings
-from .widgets import Cell, TitleBar
+from .widgets import Cell, CockpitFooter, TitleBar
 
 AUDIENCE = {"all": "all", "commander": "IC", "communications": "comms", "scribe": "scribe"}
 STATE_STYLE = {"met": "bold green", "late": "bold yellow", "partly": "bold yellow",
@@ -133,7 +133,7 @@ class FacilitatorScreen(Screen[None]):
         detail = Cell(id="fx-detail")
         detail.border_title = "Selected"
         yield detail
-        yield Footer()
+        yield CockpitFooter()
 
     def on_mount(self) -> None:
         self.query_one("#fx-msel", OptionList).focus()
@@ -159,7 +159,7 @@ class FacilitatorScreen(Screen[None]):
                     f" of {len(board.score.scored)}")
         head.append("\n")
         head.append(one_line(board.title, 60), style="bold")
-        players = self.controls.session.timeline().authors()
+        players = self.controls.session.timeline().roster()
         head.append(f"  players: {one_line(', '.join(players), 60) if players else 'none yet'}",
                     style="dim")
         self.query_one("#fx-head", Cell).set(head)

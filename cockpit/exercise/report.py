@@ -96,7 +96,7 @@ def render(tl: Timeline, wall_now: float, score: Score | None = None) -> str:
     state = "ended" if score.ended else "still running"
     add(f"| Scenario time | {_t(score.offset)} of {_t(sc.length)} ({state}) |")
     add(f"| Clock | {_clock_summary(tl)} |")
-    players = tl.authors()
+    players = tl.roster()
     add(f"| Players | {md(', '.join(players)) if players else 'none recorded'} |")
     pct = score.percent
     counts = ", ".join(f"{MARK_WORD[k]} {score.count(k)}" for k in ("met", "partly", "late",

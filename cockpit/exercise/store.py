@@ -15,6 +15,8 @@ which also carries ``exercise = <id>``, notes, roles, status, ``step.*`` rehears
     exercise.clock     action (ready|start|resume|pause|speed|jump|end), speed, to
     exercise.inject    an ad-hoc inject: spare = inject id, or synopsis + audience
     exercise.mark      an evaluator's mark: outcome, mark (met|partly|missed), comment
+    exercise.joined    a player's cockpit opened: roles (given with --role); the author is
+                       the player, counted before they write anything
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from .schema import Scenario, parse_scenario
 
 EXERCISES = "exercises"
 MARKS = ("met", "partly", "missed")
-CONTROL_KINDS = ("exercise.started", "exercise.clock", "exercise.inject", "exercise.mark")
+CONTROL_KINDS = ("exercise.started", "exercise.clock", "exercise.inject", "exercise.mark",
+                 "exercise.joined")
 MAX_TEXT = 2000
 
 
@@ -213,6 +216,10 @@ class ExerciseStore:
             raise ExerciseError(f"the comment is too long (at most {MAX_TEXT} characters)")
         return self.journal(exercise_id).append("exercise.mark", {
             "outcome": outcome, "mark": mark, "comment": comment.strip()})
+
+    def joined(self, exercise_id: str, roles: Sequence[str]) -> Entry:
+        """A player's cockpit has opened (the facilitator counts them from now on)."""
+        return self.journal(exercise_id).append("exercise.joined", {"roles": sorted(roles)})
 
     def close(self) -> None:
         self.incidents.close()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..health import ServiceHealth
-from ..incident.model import EntryLike, SimEntry
+from ..incident.model import ROLES, EntryLike, SimEntry
 from ..scenario import ScenarioPlayer
 from .clock import ExerciseClock
 from .schema import AUDIENCES, Inject, Scenario, compile_effects
@@ -58,6 +58,7 @@ class Timeline:
         fired: list[Fired] = []
         marks: list[Mark] = []
         players: list[Any] = []
+        joined: dict[str, set[str]] = {}
         for e in entries:
             if e.kind == "session-start":
                 continue
@@ -69,11 +70,16 @@ class Timeline:
                 m = self._mark(e)
                 if m is not None:
                     marks.append(m)
+            elif e.kind == "exercise.joined":
+                roles = e.data.get("roles")
+                joined.setdefault(str(e.author), set()).update(
+                    r for r in (roles if isinstance(roles, list) else ()) if r in ROLES)
             elif e.kind not in CONTROL_KINDS:
                 players.append(e._replace(ts=self.sim(e.ts)) if hasattr(e, "_replace")
                                else replace(e, ts=self.sim(e.ts)))
         players.sort(key=lambda e: e.ts)
         self.players: tuple[Any, ...] = tuple(players)
+        self.joined: dict[str, frozenset[str]] = {a: frozenset(r) for a, r in joined.items()}
         self.fired: tuple[Fired, ...] = tuple(sorted(fired, key=lambda f: f.offset))
         self.marks: tuple[Mark, ...] = tuple(sorted(marks, key=lambda m: m.ts))
         placed = [(i.at or 0.0, i) for i in self.scenario.injects]
@@ -172,4 +178,10 @@ class Timeline:
         return None
 
     def authors(self) -> list[str]:
-        return sorted({str(e.author) for e in self.players})
+        """The players: whoever joined with a cockpit or wrote as a player."""
+        return sorted({str(e.author) for e in self.players} | set(self.joined))
+
+    def roster(self) -> list[str]:
+        """The players with the roles they joined with: ``alice (communications)``."""
+        return [f"{a} ({', '.join(sorted(self.joined[a]))})" if self.joined.get(a) else a
+                for a in self.authors()]

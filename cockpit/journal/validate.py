@@ -259,6 +259,7 @@ KINDS: dict[str, Schema] = {
                               "audience": text(MAX_ID)}),
     "exercise.mark": _kind({"outcome": text(MAX_ID), "mark": text(MAX_ID), "comment": FREE},
                            ("outcome", "mark")),
+    "exercise.joined": _kind({"roles": strings()}),
     # a drill run's own entries (cockpit/drills/store.py); ``tables`` is a table of
     # [restored, primary] row counts, checked as plain data
     "drill.started": _kind({"drill": ident(), "runbook": text(MAX_ID),

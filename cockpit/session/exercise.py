@@ -203,6 +203,8 @@ class ExerciseSession:
         self._loop = asyncio.get_running_loop()
         self._stop = stop = asyncio.Event()
         upkeep = asyncio.create_task(self._upkeep())
+        if not self.is_facilitator:  # counted among the players from now on, not once they write
+            await asyncio.to_thread(self._join)
         try:
             known = 0
             async for batch in self._follower.watch(interval=1.0, stop=stop):
@@ -213,6 +215,12 @@ class ExerciseSession:
             upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
+
+    def _join(self) -> None:
+        # a failed write is kept and retried with the journal (its banner says so)
+        with contextlib.suppress(OSError, JournalWriteError, ExerciseError):
+            self.store.joined(self.exercise_id, sorted(self.roles))
+            self.poll()
 
     async def _upkeep(self) -> None:
         while True:

@@ -113,3 +113,37 @@ def test_the_facilitator_refuses_what_cannot_be(x):
         assert "EXERCISE ENDED at T+0:31:00" in " ".join(b.text for b in s.view().banners)
     finally:
         s.stop()
+
+
+def test_a_player_who_joined_is_counted_before_writing_anything(x):
+    import asyncio
+
+    from cockpit.exercise.report import render
+
+    fac = session(x, "fac", facilitator=True)
+    carol = session(x, "carol", roles=["communications"])
+    dave = session(x, "dave")
+
+    async def open_cockpits() -> None:
+        tasks = [asyncio.create_task(s.run(lambda: None)) for s in (fac, carol, dave)]
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if len(fac.timeline().authors()) == 2:
+                break
+        for s in (fac, carol, dave):
+            s.stop()
+        await asyncio.gather(*tasks)
+
+    try:
+        assert fac.timeline().roster() == []
+        asyncio.run(open_cockpits())
+        fac.poll()
+        tl = fac.timeline()
+        # neither wrote an entry; the facilitator's own cockpit is not a player
+        assert tl.players == ()
+        assert tl.roster() == ["carol (communications)", "dave"]
+        text = render(tl, x.wall.now())
+        assert "| Players | carol (communications), dave |" in text
+    finally:
+        for s in (fac, carol, dave):
+            s.stop()

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from cockpit.config import Config, Milestones, ServiceConfig
 from cockpit.exercise.schema import parse_scenario
@@ -77,6 +78,16 @@ def test_facilitator_screen(snap_compare, tmp_path, size):
     async def check(pilot):
         assert isinstance(app.screen, FacilitatorScreen)
         assert await wait_until(pilot, lambda: app.screen.selected_id() == "i:customers")  # the next inject, highlighted
+        # every key of the bar is whole on screen, Quit and the way back included
+        assert await wait_until(pilot, lambda: any(
+            k.region.width for k in app.screen.query(FooterKey)))  # the bar is laid out
+        await pilot.pause()
+        keys = list(app.screen.query(FooterKey))
+        assert [k.description for k in keys] == [
+            "Quit", "Clock", "Faster", "Slower", "Jump", "Inject", "Mark", "Cockpit"]
+        # (a key pushed off the right edge has no region at all)
+        assert all(k.region.width > 0 and k.region.right <= size[0] for k in keys), [
+            (k.description, k.region) for k in keys]
 
     assert snap_compare(app, terminal_size=size, run_before=check)
 
