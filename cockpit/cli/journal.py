@@ -46,7 +46,9 @@ def cmd_verify_bundle(args: argparse.Namespace) -> int:
 
     signers = Path(args.allowed_signers) if args.allowed_signers else None
     if signers is not None and not signers.is_file():
-        _err(f"{signers}: no such allowed signers file")
+        _err(f"{signers}: no such allowed signers file" if not signers.exists() else
+             f"{signers}: not a regular file (an allowed signers file is ssh-keygen's "
+             "'principal key' lines)")
         return 2
     res = verify_bundle(Path(args.incident), signers)
     for note in res.notes:

@@ -216,6 +216,13 @@ def test_cli_verify_names_the_problem_and_exits_non_zero(tmp_path, incident, key
     assert out.startswith("OK: ") and "signed by alice@example, verified" in out
     assert main(["verify", str(cases["signed-by-another-key"][0]), "--allowed-signers",
                  str(keys[2])]) == 1
+    capsys.readouterr()
+    # a wrong --allowed-signers is named for what it is, in one line, exit 2
+    for bad, says in ((tmp_path / "nosuch", "no such allowed signers file"),
+                      (Path("/dev/null"), "not a regular file"), (tmp_path, "not a regular file")):
+        assert main(["verify", str(signed), "--allowed-signers", str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{bad}: {says}" in err[0], err
 
 
 def test_no_false_alarm_on_100_clean_bundles(tmp_path, keys):
