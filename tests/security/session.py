@@ -320,6 +320,36 @@ def align(raw: bytes, i: int) -> int:
     return i
 
 
+# An escape sequence as the application writes it: CSI, a string (OSC, DCS...) or ESC + one.
+_SEQ = re.compile(rb"\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]"
+                  rb"|[\]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)|[\x20-\x2f]*[\x30-\x7e])")
+
+
+def seq_bounds(raw: bytes, i: int) -> tuple[int, int] | None:
+    """The (start, end) of the escape sequence that ``i`` falls inside, if it does: a
+    segment's mark is taken whenever the test moves on, which on a loaded machine can be
+    in the middle of a sequence the application was writing (``\x1b[38;`` | ``5;253m``)."""
+    j = raw.rfind(b"\x1b", max(0, i - 256), i)
+    if j < 0:
+        return None
+    m = _SEQ.match(raw, j)
+    if m is None or m.end() <= i:
+        return None
+    return j, m.end()
+
+
+def cut(raw: bytes, start: int, end: int) -> bytes:
+    """``raw[start:end]``, its bounds moved out of any UTF-8 character or escape sequence
+    they fall in (a sequence cut by a segment's end is whole in that segment)."""
+    a = align(raw, start)
+    if (inside := seq_bounds(raw, a)) is not None:
+        a = inside[0]
+    b = align(raw, end)
+    if (inside := seq_bounds(raw, b)) is not None:
+        b = inside[1]
+    return raw[a:b]
+
+
 @dataclass
 class SweepResult:
     raw: bytes
@@ -331,9 +361,9 @@ class SweepResult:
     problems: list[str]  # what the sweep could not do (a screen that never showed ...)
 
     def segment_raw(self, *names: str) -> bytes:
-        """The recording of the named segments (each cut at UTF-8 character bounds)."""
-        return b"".join(self.raw[align(self.raw, self.segments[n].start):
-                                 align(self.raw, self.segments[n].end)]
+        """The recording of the named segments (each cut at UTF-8 character and escape
+        sequence bounds)."""
+        return b"".join(cut(self.raw, self.segments[n].start, self.segments[n].end)
                         for n in names if n in self.segments)
 
     def findings(self, *names: str, markers: Iterable[str] = MARKERS_ALL,

@@ -94,6 +94,29 @@ def test_scanner_ignores_what_textual_writes_itself():
         assert not any(p.fullmatch(m) or p.search(m) for m in MARKERS_ALL)
 
 
+def test_a_segment_cut_inside_the_applications_escape_sequence_is_not_a_finding():
+    from .session import Segment, SweepResult
+
+    own = "\x1b[0m\x1b[38;5;253;48;5;233m text \x1b[0m"
+    raw = (own + "gap" + own + "\x1b]0;title\x07" + own).encode()
+    cut_csi = raw.index(b"38;5;253") + 3  # the test moved on while Textual was writing
+    cut_osc = raw.index(b"title")
+    segs = {"a": Segment("a", 0, cut_csi, True, True, ""),
+            "b": Segment("b", raw.index(b"gap") + 3, cut_osc, True, True, ""),
+            "c": Segment("c", cut_osc + 2, len(raw), True, True, "")}
+    r = SweepResult(raw, segs, None, None, set(), [], [])
+    assert scan(r.segment_raw("a", "b", "c"), allowed=[re.compile(r"\x1b\]0;title\x07")]) == []
+    # without moving the cuts out of the sequences, the pieces join into broken ones
+    joined = raw[:cut_csi] + raw[segs["b"].start:cut_osc] + raw[cut_osc + 2:]
+    assert "foreign-escape" in kinds(scan(joined))
+    # a foreign sequence inside a segment is still found
+    bad = raw + b"\x1b]52;c;aGVsbG8=\x07"
+    segs["c"] = Segment("c", cut_osc + 2, len(bad), True, True, "")
+    r = SweepResult(bad, segs, None, None, set(), [], [])
+    assert "foreign-escape" in kinds(scan(r.segment_raw("c"),
+                                          allowed=[re.compile(r"\x1b\]0;title\x07")]))
+
+
 def test_scanner_options():
     assert scan(b"a\tb\n", allow_c0="\n\t") == []
     assert kinds(scan(b"a\r\nb", allow_crlf=False)) == {"c0"}
