@@ -60,7 +60,11 @@ def _wait_gone(state_dir: Path, incident: str, run: str, timeout: float = 30.0) 
 
 @pytest.mark.stress
 def test_kill_9_the_cockpit_mid_step_20_runs(make_runbook, state_dir, tmp_path, reaper):
-    rb = make_runbook(SLOW)
+    # the step runs until the test has killed every cockpit (then it is released): a fixed
+    # 3 s sleep could end before a late cockpit's turn came on a loaded machine
+    release = tmp_path / "release"
+    rb = make_runbook(SLOW.replace("sleep 3", f"i=0; while [ ! -e '{release}' ] && "
+                                              f"[ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done"))
     rb_path = rb.path
     n = 20
     cockpits = [_spawn_cockpit(state_dir, f"crash-{i}", rb_path, reaper.token) for i in range(n)]
@@ -73,12 +77,13 @@ def test_kill_9_the_cockpit_mid_step_20_runs(make_runbook, state_dir, tmp_path, 
         info = json.loads(line)
         reaper.track(info["sup"])
         infos.append(info)
-        # mid-step: once the command runs (it takes 3 s), kill -9 the cockpit ...
+        # mid-step: once the command runs (until released), kill -9 the cockpit ...
         _wait_started(state_dir, f"crash-{i}")
         os.kill(p.pid, signal.SIGKILL)
         # ... and in every fourth run the supervisor as well
         if i in doubly:
             os.kill(info["sup"], signal.SIGKILL)
+    release.touch()
     for p in cockpits:
         p.wait()
         p.stdout.close()

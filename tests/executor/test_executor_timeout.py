@@ -40,11 +40,16 @@ sleep 1000 & echo $! >> "$PIDFILE"
 sleep 1000 & echo $! >> "$PIDFILE"
 setsid sh -c 'trap "" TERM; echo $$ >> "$PIDFILE"; exec sleep 1000' &
 ( sh -c 'echo $$ >> "$PIDFILE"; exec sleep 1000' & )
+n=0
+until [ "$n" -ge 5 ]; do  # all five written (the two detached ones write on their own)
+  n=0; while read -r _; do n=$((n+1)); done < "$PIDFILE"
+  [ "$n" -ge 5 ] || sleep 0.05
+done
 echo started
 wait
 '''
 env = { PIDFILE = "{pidfile}", TRAP = "{trap}" }
-timeout = "1s"
+timeout = "3s"
 destructive = false
 """
 
@@ -74,7 +79,7 @@ def _run_batch(rb, state_dir, tmp_path, reaper, first: int, n: int) -> None:
         runs.append((r, str(pidfile)))
     for r, pidfile in runs:
         st = r.wait(timeout=30)
-        assert st is not None, "supervisor still running 30 s after a 1 s timeout"
+        assert st is not None, "supervisor still running 30 s after a 3 s timeout"
         assert st.state == "failed" and st.timed_out, st
         assert st.signal in ("SIGTERM", "SIGKILL")
         with open(pidfile) as f:
@@ -113,7 +118,7 @@ def test_in_process_timeout_kills_the_tree_too(make_runbook, tmp_path, reaper):
     env = process.command_env(r, "inproc-run", reaper.env)
     fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        res = process.run_command(r.argv, env=env, out_fd=fd, timeout=0.3,
+        res = process.run_command(r.argv, env=env, out_fd=fd, timeout=2.0,
                                    marker="inproc-run", grace=0.5)
     finally:
         os.close(fd)

@@ -43,8 +43,13 @@ def test_kill9_during_appends_loses_no_acknowledged_entry(state_dir):
         # Kill it while it appends: once its first entry is acknowledged (a loaded machine
         # may take a while to start the child), then at a random moment of its appending.
         first = b""
-        if select.select([r], [], [], 10.0)[0]:
-            first = os.read(r, 65536)
+        deadline = time.monotonic() + 10.0
+        while not any(x.isdigit() for x in first.split()) and time.monotonic() < deadline:
+            if select.select([r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                first += chunk
         time.sleep(rng.uniform(0.0, 0.04))
         os.kill(pid, signal.SIGKILL)
         wait_exit(pid)
@@ -77,7 +82,7 @@ def test_kill9_during_appends_loses_no_acknowledged_entry(state_dir):
         v = verify_incident(state_dir, inc)
         assert v.ok and v.count == len(seqs) and v.notes == []
     print(f"{RUNS} kills, {acked_total} acknowledged entries, {torn} torn tails recovered")
-    assert acked_total > RUNS  # the children really were appending
+    assert acked_total >= RUNS  # the children really were appending (each acknowledged one)
 
 
 def _snapshotter(path, start_gen):
@@ -87,6 +92,7 @@ def _snapshotter(path, start_gen):
             gen += 1
             write_snapshot(path, {"gen": gen, "body": "x" * (1000 + gen % 50_000),
                                   "check": gen * 7})
+            os.write(w, b"s")  # one snapshot written whole
 
     return child
 
@@ -99,6 +105,8 @@ def test_kill9_during_snapshot_writes_leaves_old_or_new(tmp_path):
     last = 0
     for run in range(SNAPSHOT_RUNS):
         pid, r = fork_child(_snapshotter(path, last))
+        if run % 10 == 0:  # some kills after a whole write, however slow the machine
+            select.select([r], [], [], 10.0)
         time.sleep(rng.uniform(0.0, 0.01))
         os.kill(pid, signal.SIGKILL)
         wait_exit(pid)
@@ -113,4 +121,4 @@ def test_kill9_during_snapshot_writes_leaves_old_or_new(tmp_path):
         assert len(leftovers) <= 1, leftovers
     write_snapshot(path, {"gen": -1})
     assert list(tmp_path.glob("snapshot.toml.*.tmp")) == []  # cleaned by the next write
-    assert last > 0
+    assert last >= SNAPSHOT_RUNS // 10  # snapshots really were written (one per tenth run)

@@ -151,3 +151,14 @@ def dns_fake() -> Iterator[FakeDNS]:
 @pytest.fixture
 def refused_port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_probe_clients() -> None:
+    """The client libraries imported before the first probe, as the scheduler's warm-up does
+    in the cockpit: a test's first probe must not spend its deadline importing httpx or
+    psycopg (a loaded machine took most of a 1 s deadline)."""
+    from cockpit.probes import KINDS
+    from cockpit.probes._lazy import warm
+
+    warm(list(KINDS))

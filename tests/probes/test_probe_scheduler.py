@@ -234,7 +234,9 @@ async def test_run_loop_concurrent_nonblocking_and_stop():
         t0 = time.monotonic()
         await asyncio.sleep(0.01)
         lags.append(time.monotonic() - t0 - 0.01)
-    assert max(lags) < 0.05
+    # a blocked loop would lag by the probes' 2 s; a loaded 2-core machine's scheduling
+    # hiccups are far below 0.5 s
+    assert max(lags) < 0.5
     assert len(runner.calls) == 32  # all in flight at once
     s.stop()
     await asyncio.wait_for(task, 1.0)

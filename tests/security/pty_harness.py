@@ -376,9 +376,13 @@ KEYS: dict[str, bytes] = {
 }
 
 # Textual reads a lone ESC as the escape key after ESCDELAY ms (default 100): the harness
-# sets it shorter, and pauses a little longer after sending an escape.
+# sets it shorter, and pauses longer after sending an escape. Textual checks that delay only
+# when its input thread's select(0.1) returns: a key that arrives before that select times
+# out joins the ESC (alt+key). 0.12 s left 20 ms of margin, which a loaded machine's late
+# wake-up of the input thread ate (the escape was lost, a modal stayed open, q went into
+# it); 0.3 s leaves 200 ms. Where the next key needs the escape's effect, tests wait for it.
 ESCAPE_DELAY = 0.05
-ESCAPE_PAUSE = 0.12
+ESCAPE_PAUSE = 0.3
 _CPR = re.compile(rb"\x1b\[6n")
 _DA1 = re.compile(rb"\x1b\[0?c")
 

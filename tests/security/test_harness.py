@@ -178,10 +178,14 @@ def test_a_clean_demo_run_over_every_screen_has_no_findings():
                  ("enter", "Log entry"), ("escape", None), ("u", "Stakeholder update"),
                  ("escape", None), ("d", "Declare an incident"), ("escape", None),
                  ("f", "Filter the incident log"), ("escape", None)]
+        shown = ""
         for key, shows in steps:
             p.press(key, pause=0.05)
             if shows:
                 assert p.wait_for(shows, 5), (key, p.text())
+                shown = shows
+            elif key == "escape":  # closed before the next key (else ESC + key is alt+key)
+                assert p.wait_for(lambda t, gone=shown: gone not in t, 10), (shown, p.text())
             p.settle(0.1, 2)
         p.press("q", pause=0.0)
         assert p.wait(15) == 0
