@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from cockpit.scenario import builtin_demo
 from cockpit.screens.app import CockpitApp
 from cockpit.session.demo import DemoSession
@@ -37,3 +39,13 @@ def banner_text(app: CockpitApp) -> str:
         return ""
     b = screen.query_one("#banner")
     return str(b.render()) if b.display else ""
+
+
+async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
+    """Wait for an effect (not a timing claim: the machine may be loaded)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        await pilot.pause(0.02)
+    return bool(predicate())

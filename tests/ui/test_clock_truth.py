@@ -5,7 +5,6 @@ skips states asks for confirmation in the cockpit, and reopening is possible."""
 from __future__ import annotations
 
 import socket
-import time
 
 from cockpit.config import Config, Milestones, ProbeConfig, ServiceConfig
 from cockpit.incident.fold import fold
@@ -15,20 +14,13 @@ from cockpit.screens.forms import ConfirmForm, StatusForm
 from cockpit.screens.widgets import Cell, ClockPane
 from cockpit.session.live import LiveSession
 
+from .helpers import wait_until
+
 
 def _config(probes: tuple[ProbeConfig, ...] = ()) -> Config:
     return Config(path=None, environment="t", mode="personal", milestones=Milestones(),
                   services={"database": ServiceConfig("database", "PostgreSQL", "P0", 3600.0,
                                                       None, probes=probes)})
-
-
-async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return bool(predicate())
 
 
 def pane_text(app: CockpitApp) -> str:

@@ -8,7 +8,6 @@ nothing runs) on a fixed clock."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from cockpit.session.demo import DemoSession
 from cockpit.session.live import LiveSession
 from cockpit.timeutil import FixedClock
 
-from .helpers import T0
+from .helpers import T0, wait_until
 
 LIVE = """
 [runbook]
@@ -81,15 +80,6 @@ timeout = "2h"
 destructive = true
 guidance = "Fetches the whole base backup."
 """
-
-
-async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.1)
-    return predicate()
 
 
 def live(tmp_path: Path):

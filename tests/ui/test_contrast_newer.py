@@ -5,8 +5,6 @@ player's screens, the sync line and its banner, and the browser observer's banne
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from review.helpers import record
 from review.test_review_ui import app_for
@@ -18,22 +16,13 @@ from cockpit.session.live import LiveSession
 from cockpit.session.observer import ObserverSession
 from cockpit.timeutil import FixedClock
 
-from .helpers import T0, banner_text, demo_app
+from .helpers import T0, banner_text, demo_app, wait_until
 from .test_contrast import check, mode  # noqa: F401 - the colour / NO_COLOR fixture
 from .test_exercise_screens import _played, facilitator_app, player_app
 from .test_observer import _config
 from .test_sync_line import WANT, sync_app
 
 SIZES = [(80, 24), (120, 40)]
-
-
-async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])

@@ -4,7 +4,6 @@ run), and an incident declared in the demo is kept apart from the scenario's."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from cockpit.scenario import builtin_demo
@@ -15,7 +14,7 @@ from cockpit.screens.runbooks import RunbookScreen
 from cockpit.session.demo import DemoSession
 from cockpit.timeutil import FixedClock
 
-from .helpers import T0
+from .helpers import T0, wait_until
 
 RUNBOOK = """
 [runbook]
@@ -46,15 +45,6 @@ command = ["touch", "{dir}/changed"]
 destructive = false
 rollback = { title = "Undo it", command = ["rm", "-f", "{dir}/gone"], destructive = true }
 """
-
-
-async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.1)
-    return predicate()
 
 
 def demo(tmp_path: Path, at: float = 400.0) -> tuple[DemoSession, CockpitApp]:

@@ -4,25 +4,13 @@ session reads the real drill journals."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from cockpit.drills.store import DrillStore
 from cockpit.screens.drills import DrillsScreen
 from cockpit.timeutil import FixedClock
 
-from .helpers import T0, demo_app
-
-
-async def wait_until(pilot, predicate, timeout: float = 15.0):
-    """Wait for an effect (not a timing claim: the machine may be loaded)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.02)
-    return predicate()
+from .helpers import T0, demo_app, wait_until
 
 
 def test_the_demo_board_has_every_state():

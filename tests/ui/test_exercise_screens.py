@@ -21,7 +21,7 @@ from cockpit.session.exercise import ExerciseSession, Facilitator
 from cockpit.session.live import LiveSession
 from cockpit.timeutil import FixedClock
 
-from .helpers import T0
+from .helpers import T0, wait_until
 
 XID = "20270115-080000-database-loss-0001"
 
@@ -114,18 +114,6 @@ def test_player_screen(snap_compare, tmp_path, size):
         assert app.screen.query_one("#log").border_title.startswith("EXERCISE")
 
     assert snap_compare(app, terminal_size=size, run_before=check)
-
-
-async def wait_until(pilot, predicate, timeout: float = 15.0):
-    """Wait for an effect (not a timing claim: the machine may be loaded)."""
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.02)
-    return predicate()
 
 
 async def test_the_facilitators_keys_write_the_journal(tmp_path):

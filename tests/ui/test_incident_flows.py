@@ -16,15 +16,7 @@ from cockpit.screens.forms import DeclareForm, NoteForm, RoleForm, StatusForm, U
 from cockpit.session.live import LiveSession
 from cockpit.timeutil import FixedClock
 
-from .helpers import T0, banner_text, clocks, demo_app, entries, incident
-
-
-async def wait_until(pilot, predicate, tries: int = 100):
-    for _ in range(tries):
-        if predicate():
-            return True
-        await pilot.pause(0.02)
-    return predicate()
+from .helpers import T0, banner_text, clocks, demo_app, entries, incident, wait_until
 
 
 async def test_declare_prefills_failing_services_and_impact_start():
@@ -102,10 +94,10 @@ async def test_entries_from_another_cockpit_appear(tmp_path):
     env = LiveSession(_config(), state, clock=FixedClock(T0), probes=False)
     app = CockpitApp(env, tick=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert await wait_until(pilot, lambda: incident(app) is not None, tries=200)
+        assert await wait_until(pilot, lambda: incident(app) is not None, seconds=15)
         other.note(iid, "seen from the other bastion session", "observation")
         assert await wait_until(pilot, lambda: any(
-            getattr(e, "author", "") == "bob" and e.kind == "note" for e in entries(app)), tries=200)
+            getattr(e, "author", "") == "bob" and e.kind == "note" for e in entries(app)), seconds=15)
     other.close()
 
 
@@ -151,10 +143,10 @@ async def test_a_full_disk_shows_a_banner_keeps_the_entry_and_recovers_by_itself
         await pilot.press("n")
         app.screen.query_one("#text").value = note
         await pilot.press("enter")
-        assert await wait_until(pilot, lambda: "NOT WRITABLE" in banner_text(app), tries=300)
+        assert await wait_until(pilot, lambda: "NOT WRITABLE" in banner_text(app), seconds=20)
         assert "UNSAVED" in app.screen.query_one("LogView").line_text(0)
         filler.unlink()
-        assert await wait_until(pilot, lambda: "writable again" in banner_text(app), tries=600)
+        assert await wait_until(pilot, lambda: "writable again" in banner_text(app), seconds=30)
         assert "NOT WRITABLE" not in banner_text(app)
         assert "UNSAVED" not in app.screen.query_one("LogView").line_text(0)
     texts = [e.data.get("text") for e in IncidentStore(state).entries(iid) if e.kind == "note"]

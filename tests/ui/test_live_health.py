@@ -15,6 +15,8 @@ from cockpit.screens.modals import ServiceDetailScreen
 from cockpit.screens.widgets import HealthPane, ServiceRow
 from cockpit.session.live import LiveSession
 
+from .helpers import wait_until
+
 
 def tcp_probe(name: str, port: int, deadline: float = 2.0, interval: float = 1.0) -> ProbeConfig:
     return ProbeConfig(name, "tcp", interval, deadline, 1, 1, {"host": "127.0.0.1", "port": port})
@@ -24,15 +26,6 @@ def config(services: dict[str, list[ProbeConfig]]) -> Config:
     return Config(path=None, environment="live test", mode="personal", milestones=Milestones(),
                   services={sid: ServiceConfig(sid, sid.title(), "P1", 3600.0, None, probes=tuple(p))
                             for sid, p in services.items()})
-
-
-async def wait_until(pilot, predicate, seconds: float = 10.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 async def test_ui_answers_keys_with_32_probes_hung_on_a_blackhole(tmp_path):

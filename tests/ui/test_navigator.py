@@ -20,6 +20,8 @@ from cockpit.screens.forms import ParamForm, PromptForm
 from cockpit.screens.runbooks import RunbookScreen
 from cockpit.session.live import LiveSession
 
+from .helpers import wait_until
+
 RUNBOOK = """
 [runbook]
 id = "drill"
@@ -82,15 +84,6 @@ def redis_port(tmp_path):
     if proc.poll() is None:
         proc.terminate()
         proc.wait(10)
-
-
-async def wait_until(pilot, predicate, seconds: float = 15.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        await pilot.pause(0.1)
-    return predicate()
 
 
 def _setup(tmp_path: Path):
