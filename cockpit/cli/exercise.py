@@ -272,6 +272,10 @@ def cmd_log(args: argparse.Namespace) -> int:
             d = e.data if isinstance(e.data, dict) else {}
             text = ", ".join(f"{k}={v}" for k, v in d.items())
             lines.append((tl.offset(e.ts), e.author, e.kind.split(".", 1)[1], text, e))
+        elif e.kind == "exercise.joined":
+            roles = sorted(tl.joined.get(str(e.author), ()))
+            text = f"as {', '.join(roles)}" if roles else "no role given"
+            lines.append((tl.offset(e.ts), e.author, "joined", text, e))
     lines.sort(key=lambda x: x[0])
     for off, author, label, text, e in lines:
         if args.json:
