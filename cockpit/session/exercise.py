@@ -68,7 +68,9 @@ class ExerciseSession:
     def __init__(self, state_dir: Path, exercise_id: str, *, mode: str = "personal",
                  wall: Clock | None = None, author: str | None = None,
                  roles: Sequence[str] = (), facilitator: bool = False,
-                 runbook_dirs: Sequence[Path] = ()) -> None:
+                 runbook_dirs: Sequence[Path] = (), joins: bool = True) -> None:
+        """``joins``: a player's cockpit, journaled as joined when it runs (not the
+        facilitator's, nor a read-only viewer's, which writes nothing)."""
         self.wall: Clock = wall or SystemClock()
         self.author: str = author or default_author()
         self.store = ExerciseStore(state_dir, mode=mode, clock=self.wall, author=self.author)
@@ -88,6 +90,7 @@ class ExerciseSession:
         self.priorities: Mapping[str, str] = self.scenario.priorities
         self.roles = frozenset(roles)
         self.is_facilitator = facilitator
+        self.joins = joins and not facilitator
         self.clock: Clock = ScenarioClock(self)
         self.runbooks: Runbooks = RehearsalSteps(self, tuple(runbook_dirs))
         self._lock = threading.RLock()
@@ -203,7 +206,7 @@ class ExerciseSession:
         self._loop = asyncio.get_running_loop()
         self._stop = stop = asyncio.Event()
         upkeep = asyncio.create_task(self._upkeep())
-        if not self.is_facilitator:  # counted among the players from now on, not once they write
+        if self.joins:  # counted among the players from now on, not once they write
             await asyncio.to_thread(self._join)
         try:
             known = 0

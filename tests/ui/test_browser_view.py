@@ -336,6 +336,7 @@ def test_an_exercise_in_the_browser_is_read_only(tmp_path):
     store = ExerciseStore(state)
     root = store.root
     store.close()
+    before = journal_digest(root)  # a viewer's cockpit does not write when it opens either
     srv = serve("--state-dir", str(state), "serve", "--exercise", "latest", "--port",
                 str(free_port()))
     try:
@@ -346,7 +347,6 @@ def test_an_exercise_in_the_browser_is_read_only(tmp_path):
             text = wait_screen(page, lambda t: "EXERCISE · Health [1]" in t
                                and "EXERCISE · Incident clocks [2]" in t)
             assert f"READ-ONLY VIEW of EXERCISE {xid}" in text
-            before = journal_digest(root)
             press_writing_keys(page)
             page.keyboard.press("t")  # the facilitator's screen: not in a view
             page.keyboard.press("Space")  # the clock
