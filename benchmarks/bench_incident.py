@@ -136,12 +136,12 @@ def main() -> dict[str, object]:
         s.pump(0.5)
         lat = []
         for i in range(60):
-            before = s.text()
+            before = s.look()
             key = b"\x1b[6~" if (i // 20) % 2 == 0 else b"\x1b[5~"  # pagedown x20, pageup x20 ...
             t0 = time.monotonic()
             s.send(key)
             s.started = t0
-            t = s.wait_for(lambda text, b=before: text != b, timeout=5)
+            t = s.wait_for(lambda _text, b=before: s.look() != b, timeout=5)
             if t is not None:
                 lat.append(t)
             s.pump(0.05)

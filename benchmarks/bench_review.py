@@ -103,11 +103,11 @@ def main() -> dict[str, object]:
         keys = [b"\x1b[D"] * 20 + [b"["] * 20 + [b"\x1b[C"] * 20 + [b"]"] * 20  # ← [ → ]
         cpu0 = cpu_seconds(s.pid)
         for key in keys:
-            before = s.text()
+            before = s.look()
             t0 = time.monotonic()
             s.send(key)
             s.started = t0
-            t = s.wait_for(lambda text, b=before: text != b, timeout=5)
+            t = s.wait_for(lambda _text, b=before: s.look() != b, timeout=5)
             if t is not None:
                 lat.append(t)
             s.pump(0.05)

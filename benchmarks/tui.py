@@ -64,6 +64,14 @@ class Session:
     def text(self) -> str:
         return "\n".join(self.screen.display)
 
+    def look(self) -> str:
+        """The text and where it is in reverse video: a cursor moving within a page (the
+        log's selected entry) changes no text."""
+        buf = self.screen.buffer
+        rev = ";".join(",".join(str(x) for x, c in sorted(buf[y].items()) if c.reverse)
+                       for y in range(self.screen.lines))
+        return self.text() + "\n" + rev
+
     def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> float | None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from cockpit.journal import (
     list_incidents,
     read_incident,
 )
+from cockpit.journal.record import HEADER
 from cockpit.timeutil import FixedClock
 
 
@@ -157,3 +159,50 @@ def test_every_chain_head_is_sent_to_syslog(tmp_path, monkeypatch):
     assert sent[-1] == f"journal anchored {e.writer} seq={e.seq} head={e.hash}"
     res = verify_incident(tmp_path, "anchored")
     assert res.ok and res.heads == [(e.writer, e.seq, e.hash)]
+
+
+def test_recovery_at_open_cuts_what_a_full_read_would_and_nothing_else(tmp_path):
+    """``Journal()`` recovers without reading every record (a file that ends where a record
+    ends has nothing to cut): the same files as ``read_incident(recover=True)``, whatever
+    the dead writers left: whole files, a torn record, NUL bytes, a header only, an empty
+    file, a file damaged in the middle, a torn header."""
+    import shutil
+
+    from cockpit.journal.reader import recover
+
+    def leave(state: Path) -> None:
+        files = []
+        for i in range(7):
+            j = Journal(state, "dead", author=f"eng{i}")
+            for n in range(3):
+                j.append("note", {"text": f"{i}/{n}"})
+            files.append(j.path)
+            j.close()
+        with open(files[1], "ab") as f:
+            f.write(b"[[entry]]\nsize = 900\nseq = 5\n")  # torn record
+        with open(files[2], "ab") as f:
+            f.write(b"\0" * 300)  # NUL tail
+        files[3].write_bytes(HEADER)  # a header only
+        files[4].write_bytes(b"")  # empty
+        data = files[5].read_bytes()  # damaged in the middle: named, never cut
+        files[5].write_bytes(data.replace(b"5/1", b"5/X"))
+        files[6].write_bytes(HEADER[:40])  # torn header
+
+    full, fast = tmp_path / "full", tmp_path / "fast"
+    leave(full)
+    shutil.copytree(full, fast)
+    via_read = read_incident(full, "dead", recover=True)
+    via_open = recover(fast, "dead")
+    assert len(via_open) == len(via_read.recovered) == 3
+
+    def names(lines):
+        return sorted(ln.split(":", 1)[0].rsplit("/", 1)[1] for ln in lines)
+
+    assert names(via_open) == names(via_read.recovered)
+    for a, b in zip(sorted((full / "incidents/dead/journal").iterdir()),
+                    sorted((fast / "incidents/dead/journal").iterdir()), strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    again = read_incident(fast, "dead", recover=True)
+    assert again.recovered == []
+    assert [p.replace(str(fast), str(full)) for p in again.problems] == via_read.problems
+    assert len(again.problems) == 1  # the damaged one, left as it is
