@@ -14,6 +14,10 @@ SUITES = ["benchmarks.tui", "benchmarks.bench_offline", "benchmarks.bench_journa
 
 def main(argv: list[str]) -> int:
     wanted = [s for s in SUITES if not argv or any(a in s for a in argv)]
+    for a in argv:
+        if a.startswith("-") or not any(a in s for s in SUITES):
+            print(f"note: {a!r} names no suite and is not passed on (a suite's own options: "
+                  "python -m benchmarks.bench_NAME --help)", file=sys.stderr)
     sys.argv = sys.argv[:1]  # the names chose the suites; a suite's own options are its defaults
     for name in wanted:
         try:

@@ -203,7 +203,8 @@ def _open_ui(args: argparse.Namespace, facilitator: bool) -> int:
         store.close()
     roles = [args.role] if getattr(args, "role", None) else []
     session = ExerciseSession(args.state_dir, xid, mode=_mode(args), roles=roles,
-                              facilitator=facilitator, runbook_dirs=_runbook_dirs(args))
+                              facilitator=facilitator, runbook_dirs=_runbook_dirs(args),
+                              joins=not facilitator)
     cfg = getattr(args, "config", None)
     keymap = getattr(cfg, "keys", None) if cfg is not None else None
     ui = importlib.import_module("cockpit.screens.exercise")
@@ -273,7 +274,8 @@ def cmd_log(args: argparse.Namespace) -> int:
             text = ", ".join(f"{k}={v}" for k, v in d.items())
             lines.append((tl.offset(e.ts), e.author, e.kind.split(".", 1)[1], text, e))
         elif e.kind == "exercise.joined":
-            roles = sorted(tl.joined.get(str(e.author), ()))
+            given = e.data.get("roles") if isinstance(e.data, dict) else None
+            roles = sorted(r for r in (given if isinstance(given, list) else ()) if r in ROLES)
             text = f"as {', '.join(roles)}" if roles else "no role given"
             lines.append((tl.offset(e.ts), e.author, "joined", text, e))
     lines.sort(key=lambda x: x[0])

@@ -98,7 +98,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
         dirs = tuple(getattr(cfg, "runbook_dirs", ()) or ()) if cfg is not None else ()
         try:
             inner: Any = ExerciseSession(args.state_dir, xid, mode=_mode(args),
-                                         facilitator=False, runbook_dirs=dirs, joins=False)
+                                         facilitator=False, runbook_dirs=dirs)  # never joins
         except ExerciseError as e:
             raise CliError(str(e)) from None
         ui = importlib.import_module("cockpit.screens.exercise")

@@ -68,9 +68,10 @@ class ExerciseSession:
     def __init__(self, state_dir: Path, exercise_id: str, *, mode: str = "personal",
                  wall: Clock | None = None, author: str | None = None,
                  roles: Sequence[str] = (), facilitator: bool = False,
-                 runbook_dirs: Sequence[Path] = (), joins: bool = True) -> None:
-        """``joins``: a player's cockpit, journaled as joined when it runs (not the
-        facilitator's, nor a read-only viewer's, which writes nothing)."""
+                 runbook_dirs: Sequence[Path] = (), joins: bool = False) -> None:
+        """``joins``: a player's cockpit (``cockpit exercise join``), journaled as joined when
+        it runs while the exercise is on; never the facilitator's, nor anything that only
+        reads (a viewer, a report)."""
         self.wall: Clock = wall or SystemClock()
         self.author: str = author or default_author()
         self.store = ExerciseStore(state_dir, mode=mode, clock=self.wall, author=self.author)
@@ -206,9 +207,12 @@ class ExerciseSession:
         self._loop = asyncio.get_running_loop()
         self._stop = stop = asyncio.Event()
         upkeep = asyncio.create_task(self._upkeep())
-        if self.joins:  # counted among the players from now on, not once they write
-            await asyncio.to_thread(self._join)
         try:
+            # counted among the players from now on, not once they write; opening an ended
+            # exercise to look back does not change who played it
+            if self.joins and self.timeline().ended_at() is None:
+                await asyncio.to_thread(self._join)
+                changed()
             known = 0
             async for batch in self._follower.watch(interval=1.0, stop=stop):
                 if self._merge(batch) or len(self._follower.problems) != known:
@@ -220,9 +224,15 @@ class ExerciseSession:
                 await upkeep
 
     def _join(self) -> None:
-        # a failed write is kept and retried with the journal (its banner says so)
-        with contextlib.suppress(OSError, JournalWriteError, ExerciseError):
+        try:
             self.store.joined(self.exercise_id, sorted(self.roles))
+        except JournalWriteError:
+            return  # kept and retried with the journal (its banner says so)
+        except (OSError, ExerciseError) as e:  # the journal could not even be opened
+            self._notice = (time.monotonic(), "Could not record that you joined (the "
+                            f"facilitator will not count you until you write): {one_line(str(e), 160)}")
+            return
+        with contextlib.suppress(OSError):
             self.poll()
 
     async def _upkeep(self) -> None:

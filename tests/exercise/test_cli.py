@@ -32,6 +32,7 @@ def played(tmp_path):
     _s, text = library_scenario("database-loss")
     x = Exercise(state, text, exercise_id="20270115-080000-database-loss-0001")
     x.at(2).write("carol", "exercise.joined", {"roles": ["communications"]})
+    x.at(2).write("carol", "exercise.joined", {"roles": ["commander", "\u202ebogus"]})
     x.at(3).write("alice", "incident.declared", {"title": "DB down", "severity": "P0",
                                                  "services": ["database", "backend"],
                                                  "exercise": x.id})
@@ -91,7 +92,9 @@ def test_list_log_verify_say_exercise_on_every_line(played):
     log = cli(state, "exercise", "log", xid).stdout
     assert "EXERCISE T+0:03:00 alice declared: P0 DB down" in log
     assert "EXERCISE T+0:31:00 fac clock: action=end" in log
-    assert "EXERCISE T+0:02:00 carol joined: as communications" in log
+    # each join says the roles it was given (a bogus one left out)
+    assert "EXERCISE T+0:02:00 carol joined: as communications\n" in log
+    assert "EXERCISE T+0:02:00 carol joined: as commander\n" in log
     for line in cli(state, "exercise", "log", xid, "--json").stdout.splitlines():
         assert json.loads(line)["exercise"] is True
 

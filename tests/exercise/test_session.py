@@ -120,17 +120,19 @@ def test_a_player_who_joined_is_counted_before_writing_anything(x):
 
     from cockpit.exercise.report import render
 
-    fac = session(x, "fac", facilitator=True)
-    carol = session(x, "carol", roles=["communications"])
-    dave = session(x, "dave")
+    fac = session(x, "fac", facilitator=True, joins=True)  # a facilitator never joins
+    carol = session(x, "carol", roles=["communications"], joins=True)
+    dave = session(x, "dave", joins=True)
+    viewer = session(x, "vera")  # anything that only reads does not join
 
     async def open_cockpits() -> None:
-        tasks = [asyncio.create_task(s.run(lambda: None)) for s in (fac, carol, dave)]
+        tasks = [asyncio.create_task(s.run(lambda: None)) for s in (fac, carol, dave, viewer)]
         for _ in range(200):
             await asyncio.sleep(0.02)
             if len(fac.timeline().authors()) == 2:
                 break
-        for s in (fac, carol, dave):
+        await asyncio.sleep(0.3)  # time enough for a wrong join to land
+        for s in (fac, carol, dave, viewer):
             s.stop()
         await asyncio.gather(*tasks)
 
@@ -144,6 +146,19 @@ def test_a_player_who_joined_is_counted_before_writing_anything(x):
         assert tl.roster() == ["carol (communications)", "dave"]
         text = render(tl, x.wall.now())
         assert "| Players | carol (communications), dave |" in text
+        # once the exercise has ended, opening a player's cockpit to look back joins nobody
+        x.clock("end")
+        late = session(x, "erin", joins=True)
+
+        async def look_back() -> None:
+            task = asyncio.create_task(late.run(lambda: None))
+            await asyncio.sleep(0.5)
+            late.stop()
+            await task
+
+        asyncio.run(look_back())
+        fac.poll()
+        assert fac.timeline().roster() == ["carol (communications)", "dave"]
     finally:
-        for s in (fac, carol, dave):
+        for s in (fac, carol, dave, viewer):
             s.stop()

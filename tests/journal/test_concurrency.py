@@ -65,18 +65,17 @@ def _live_reader(state_dir, inc, kids, go_w) -> None:
     assert len([e for e in mid.entries if e.kind == "note"]) == WRITERS * APPENDS // 2
     os.write(go_w, b"g" * WRITERS)
     os.close(go_w)
-    reads = full_reads = 1
+    # the second halves: polled and fully read while the writers append (as many times as
+    # the machine's speed allows; the halfway read above is the one that is certain)
     running = set(p for p, _ in kids)
     last_full = 0.0
     while running:
         for e in follower.poll():
             seen[e.writer].append(e.seq)
-        reads += 1
         if time.monotonic() - last_full > 0.5:  # a full read (with recovery) of live files
             res = read_incident(state_dir, inc)
             assert res.problems == [], res.problems
             assert res.recovered == []
-            full_reads += 1
             last_full = time.monotonic()
         for pid in list(running):
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -103,7 +102,6 @@ def _live_reader(state_dir, inc, kids, go_w) -> None:
         per[e.writer].append(e.data["i"])
     assert all(v == list(range(APPENDS)) for v in per.values())
     assert verify_incident(state_dir, inc).ok
-    assert reads > 1 and full_reads >= 1  # the mid-write reads, then at least one more poll
 
 
 def test_follower_sees_other_processes_and_pending_is_not_corruption(state_dir):

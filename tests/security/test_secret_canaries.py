@@ -250,7 +250,7 @@ def run(tmp_path_factory):
             screen_text = ck.text()
             ck.press("escape", pause=0.3)
             # the navigator closed before q (ESC + q in one read would be alt+q)
-            ck.wait_for(lambda t: "Runbooks (ranked)" not in t, 10)
+            shown["navigator-closed"] = ck.wait_for(lambda t: "Runbooks (ranked)" not in t, 10)
             ck.press("q", pause=0.0)
             rc = ck.wait(15)
             raw = bytes(ck.raw)
