@@ -109,7 +109,8 @@ def cmd_log(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(run_dict(r), ensure_ascii=True))
             continue
-        what = describe_figures(r.figures) or r.detail
+        # an aborted run: why, and what was left (its figures are partial)
+        what = r.detail if r.outcome == "aborted" else describe_figures(r.figures) or r.detail
         if r.note:  # what the engineer wrote of it
             what = f"{what}; note: {r.note}" if what else f"note: {r.note}"
         print(f"{_when(r.started_at)}  {one_line(r.drill, 14):<14} {r.outcome:<8} "
@@ -176,6 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     f = describe_figures(result.figures)
     if f:
         print(f"drill {k.id} figures: {f}")
+    if result.outcome == "aborted":
+        return 130  # Ctrl-C, as a shell reports it
     return 0 if result.outcome == "passed" else EXIT_OVERDUE
 
 

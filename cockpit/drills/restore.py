@@ -3,6 +3,11 @@
 journal), its verify gate run and journaled (``verify.run_verify``), then always the
 ``cleanup`` step; the measured figures recorded as the run's ``drill.result``.
 
+Ctrl-C (``KeyboardInterrupt``) while a step runs stops that step the way its timeout would
+(SIGTERM to its supervisor, which stops the whole tree and journals the result), still runs
+the cleanup, and records the run ``aborted``; a second Ctrl-C leaves without the cleanup,
+and the result says what is left and how to remove it.
+
 The restore drill's figures:
 
 - restore time: from the start of the ``restore`` step to the end of the ``start`` step
@@ -14,7 +19,9 @@ The restore drill's figures:
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +43,7 @@ DATABASE_RPO = 900.0
 LINE_RE = re.compile(r"^DRILL ([a-z_]+)=(\S+)$")
 TABLE_RE = re.compile(r"^DRILL table (\S+) restored=(\d+) primary=(\d+)$")
 WAIT_EXTRA = 120.0  # beyond a step's own timeout (the supervisor kills it at its timeout)
+STOP_WAIT = 30.0  # a stopped step's supervisor: SIGTERM, the grace period, its journaling
 
 
 @dataclass
@@ -44,6 +52,29 @@ class DrillResult:
     outcome: str
     detail: str
     figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _stop(run: StartedRun) -> str:
+    """Stop a running step as its timeout would: SIGTERM to its supervisor, which stops the
+    command's whole tree and journals the result."""
+    if not run.alive():
+        return "it had ended"
+    try:
+        os.kill(run.supervisor_pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return "it had ended"
+    st = run.wait(timeout=STOP_WAIT)
+    if st is None:
+        return f"its supervisor (pid {run.supervisor_pid}) is still running"
+    return f"stopped: {st.state}"
+
+
+def _cleanup_words(runbook: Runbook, cleanup: Step, params: Mapping[str, Any]) -> str:
+    """The cleanup step's command, as it would run (secrets masked), in one line."""
+    try:
+        return one_line(runbook.render(cleanup, params).display(), 300)
+    except Exception:  # noqa: BLE001 - only words for a message
+        return f"the runbook's {cleanup.id} step"
 
 
 def parse_figures(text: str) -> dict[str, Any]:
@@ -116,14 +147,17 @@ def run_drill(store: DrillStore, kind: DrillKind, runbook: Runbook,
         figures["backup_tool"] = str(params["backup_tool"])
     states: dict[str, _steps.StepState] = {}
     failed: tuple[str, str] | None = None
+    running: list[StartedRun] = []  # the step running now
 
     def run_step(step: Step) -> tuple[bool, str, StartedRun | None]:
         say(step.id, f"running: {step.title}")
+        running.clear()
         res = launch.start(store.root, rid, runbook, step, params, author=j.author,
                            mode=store.mode, journal=j, extra_env=extra_env,
                            confirmation=launch.confirmation_for(runbook, step, params) or None)
         if isinstance(res, ClaimedBy) or not isinstance(res, StartedRun):
             return False, f"not started: {res}", None
+        running.append(res)
         st = res.wait(timeout=step.timeout + WAIT_EXTRA)
         if st is None:
             return False, "the supervisor did not finish in time", res
@@ -139,20 +173,45 @@ def run_drill(store: DrillStore, kind: DrillKind, runbook: Runbook,
                 return False, f"verify failed: {v.detail}", res
         return True, "succeeded", res
 
-    for step in main_steps:
-        ok, why, res = run_step(step)
-        say(step.id, why)
-        if not ok:
-            failed = (step.id, why)
-            break
-        if step.id == "check" and res is not None:
-            figures.update(parse_figures(res.output_path.read_text("utf-8", errors="replace")))
+    interrupted = ""
+    step = main_steps[0] if main_steps else cleanup
+    try:
+        for step in main_steps:
+            ok, why, res = run_step(step)
+            say(step.id, why)
+            if not ok:
+                failed = (step.id, why)
+                break
+            if step.id == "check" and res is not None:
+                figures.update(parse_figures(res.output_path.read_text("utf-8", errors="replace")))
+    except KeyboardInterrupt:
+        name = step.id if step is not None else "?"
+        interrupted = f"interrupted (Ctrl-C) during step {name}"
+        say(name, f"{interrupted}: stopping it as its timeout would, then the cleanup "
+                  "(Ctrl-C again: leave without the cleanup)")
+        try:
+            stopped = _stop(running[0]) if running else "it had not started"
+        except KeyboardInterrupt:
+            stopped = "not waited for (Ctrl-C again)"
+            cleanup = None
+        say(name, stopped)
+        interrupted += f" ({stopped})"
+        failed = (name, interrupted)
     cleanup_problem = ""
     if cleanup is not None:
-        ok, why, _ = run_step(cleanup)
+        try:
+            ok, why, _ = run_step(cleanup)
+        except KeyboardInterrupt:
+            ok, why = False, "interrupted (Ctrl-C)"
+            interrupted = interrupted or "interrupted (Ctrl-C) during the cleanup"
         say(cleanup.id, why)
         if not ok:
-            cleanup_problem = f"; cleanup failed ({why}): remove the scratch directory by hand"
+            cleanup_problem = (f"; cleanup failed ({why}): remove the scratch directory by "
+                               f"hand: {_cleanup_words(runbook, cleanup, params)}")
+    elif interrupted and any(s.id == CLEANUP for s in steps):
+        c = next(s for s in steps if s.id == CLEANUP)
+        cleanup_problem = (f"; cleanup not run (Ctrl-C twice): what it does, by hand: "
+                           f"{_cleanup_words(runbook, c, params)}")
     if "restore" in states and "start" in states:
         a, b = states["restore"].started_ts, states["start"].finished_ts
         if a is not None and b is not None:
@@ -178,6 +237,9 @@ def run_drill(store: DrillStore, kind: DrillKind, runbook: Runbook,
         detail = "; ".join(problems) or "restored, started and checked"
     if cleanup_problem:
         outcome = "failed"
+    if interrupted:
+        outcome = "aborted"
+        detail = interrupted
     detail += cleanup_problem
     store.finish(rid, outcome, detail=detail, figures=figures)
     return DrillResult(rid, outcome, detail, figures)

@@ -146,3 +146,97 @@ def test_a_dry_run_shows_the_values_the_commands_use_and_masks_a_secret(tmp_path
     assert "pgbackrest_config=/etc/pgbr/x.conf" in first and "tables=orders,users" in first
     assert "pg_password=***" in first or "pg_password" not in first
     assert r.stdout.rstrip().endswith("dry run, nothing ran")
+
+
+SLOW_DRILL = """\
+[runbook]
+id = "slow-drill"
+title = "A drill whose restore takes its time"
+services = ["database"]
+
+[[params]]
+name = "scratch"
+type = "path"
+
+[[steps]]
+id = "restore"
+title = "Restore into the scratch directory (slow)"
+env = {{ SCRATCH = "{{scratch}}" }}
+shell = '''
+mkdir "$SCRATCH" && touch "$SCRATCH/cockpit-restore-drill"
+echo $$ > "$SCRATCH/restore.pid"
+exec sleep 600
+'''
+timeout = "20m"
+destructive = false
+
+[[steps]]
+id = "check"
+title = "Never reached"
+shell = "echo never > {marker}"
+timeout = "1m"
+destructive = false
+
+[[steps]]
+id = "cleanup"
+title = "Remove the scratch directory"
+env = {{ SCRATCH = "{{scratch}}" }}
+shell = '''
+test -f "$SCRATCH/cockpit-restore-drill" || exit 0
+rm -rf -- "$SCRATCH" && echo "removed $SCRATCH"
+'''
+timeout = "1m"
+destructive = false
+"""
+
+
+def test_ctrl_c_stops_the_running_step_still_cleans_up_and_records_aborted(tmp_path):
+    """Ctrl-C during a drill's step: the step is stopped as its timeout would stop it (its
+    whole tree), the cleanup still runs, the run is recorded aborted, exit 130."""
+    import signal
+
+    rb_dir = tmp_path / "runbooks"
+    rb_dir.mkdir()
+    never = tmp_path / "never"
+    (rb_dir / "slow-drill.toml").write_text(SLOW_DRILL.format(marker=never), encoding="utf-8")
+    cfg = tmp_path / "cockpit.toml"
+    cfg.write_text(f'[cockpit]\nrunbook_dirs = ["{rb_dir}"]\n'
+                   '[drills.slow]\ntitle = "Slow drill"\nrunbook = "slow-drill"\n',
+                   encoding="utf-8")
+    state, scratch = tmp_path / "state", tmp_path / "scratch"
+    p = subprocess.Popen([sys.executable, "-m", "cockpit", "--config", str(cfg), "--state-dir",
+                          str(state), "drills", "run", "slow", f"--param=scratch={scratch}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "COCKPIT_NO_SYSLOG": "1"})
+    pid = 0
+    try:
+        end = time.monotonic() + 60
+        while not (scratch / "restore.pid").exists() and time.monotonic() < end:
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        pid = int((scratch / "restore.pid").read_text())  # the step's command, running
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        alive = False
+        if pid:
+            try:
+                os.kill(pid, 0)
+                alive = True
+                os.kill(pid, signal.SIGKILL)  # never left behind by a failing run
+            except ProcessLookupError:
+                pass
+    assert not alive, "the step's command still ran after the drill ended"
+    assert p.returncode == 130, out + err
+    assert "Traceback" not in err, err
+    assert "restore: interrupted (Ctrl-C) during step restore" in out
+    assert "restore: stopped: failed" in out
+    assert "cleanup: succeeded" in out
+    assert "drill slow aborted: interrupted (Ctrl-C) during step restore" in out
+    assert not scratch.exists()  # the cleanup ran
+    assert not never.exists()  # nothing after the interrupted step
+    r = cli(state, "drills", "log", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert "aborted" in r.stdout and "interrupted (Ctrl-C) during step restore" in r.stdout
