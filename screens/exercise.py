@@ -61,7 +61,7 @@ class ExerciseMainScreen(MainScreen):
     def on_mount(self) -> None:
         self.query_one(TitleBar).cells["name"].set(Text.assemble(
             ("DR Cockpit │ ", "bold"), (" EXERCISE ", "bold black on yellow"), " │ "))
-        super().on_mount()
+        # MainScreen.on_mount runs after this one (Textual calls each class's handler)
 
 
 def effect_text(inj: Inject) -> str:
@@ -407,7 +407,8 @@ class ExerciseApp(CockpitApp):
         return self.main_screen
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # (Textual calls CockpitApp.on_mount after this one by itself: calling it here too
+        # started the session twice, two followers and two joins)
         if self.facilitator is not None:
             self.push_screen(FacilitatorScreen(self.facilitator, self.keymap))
 

@@ -46,7 +46,7 @@ class ReviewMainScreen(MainScreen):
     def on_mount(self) -> None:
         self.query_one(TitleBar).cells["name"].set(Text.assemble(
             (" REVIEW ", "bold black on cyan"), " │ "))
-        super().on_mount()
+        # MainScreen.on_mount runs after this one (Textual calls each class's handler)
 
     def show(self, view: Any, simulated: bool) -> None:
         super().show(view, simulated)
@@ -81,7 +81,7 @@ class ReviewApp(CockpitApp):
         return True
 
     def on_session_changed(self, message: Any) -> None:
-        super().on_session_changed(message)
+        # CockpitApp's handler runs after this one (Textual calls each class's handler)
         self.refresh_bindings()  # loaded: the scrubber's keys work now
 
     def _moved(self) -> None:

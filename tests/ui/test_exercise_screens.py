@@ -245,3 +245,19 @@ async def test_a_player_works_the_incident_as_in_a_real_one(tmp_path):
         inc = s.view().incident
         assert inc is not None and inc.role("commander") == "bob"
         assert inc.first_communication_at == pytest.approx(T0 + 150)
+
+
+async def test_a_player_cockpit_runs_its_session_once_and_joins_once(tmp_path):
+    """Textual calls every class's on_mount by itself: a subclass calling the base's too
+    started the session twice (two followers of the journal, two joins)."""
+    state = tmp_path / "state"
+    wall = _played(state)
+    s = ExerciseSession(state, XID, wall=wall, author="bob", roles=["communications"],
+                        joins=True)
+    app = ExerciseApp(s, tick=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_until(pilot, lambda: any(
+            e.kind == "exercise.joined" for e in s.journal_entries()))
+        await pilot.pause(0.5)  # a second start would have joined by now
+        assert [w.name for w in app.workers if w.group == "session"] == ["session"]
+        assert [e.kind for e in s.journal_entries()].count("exercise.joined") == 1
