@@ -69,18 +69,6 @@ def build(state: Path, entries: int = ENTRIES, writers: int = WRITERS) -> str:
     return last_text
 
 
-TWO_CONFIG = """
-[cockpit]
-environment = "two cockpits"
-
-[services.database]
-title = "PostgreSQL"
-priority = "P0"
-rto = "1h"
-rpo = "15m"
-"""
-
-
 def notes_from_another_process(base: Path, count: int = 100,
                                timeout: float = 5.0) -> tuple[list[float | None], str]:
     """A cockpit on a pty follows an incident; another process (the incident store, as
@@ -89,7 +77,7 @@ def notes_from_another_process(base: Path, count: int = 100,
     from cockpit.incident.store import IncidentStore
 
     cfg = base / "cockpit.toml"
-    cfg.write_text(TWO_CONFIG)
+    cfg.write_text(CONFIG)
     state = base / "state"
     store = IncidentStore(state, author="bob")
     iid = store.declare("Shared incident", "P0", ["database"])

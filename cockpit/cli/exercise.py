@@ -260,6 +260,7 @@ def _timeline(args: argparse.Namespace) -> Any:
 def cmd_log(args: argparse.Namespace) -> int:
     import time
 
+    from ..exercise.timeline import joined_roles
     from ..incident.log import describe
 
     tl, entries = _timeline(args)
@@ -274,8 +275,7 @@ def cmd_log(args: argparse.Namespace) -> int:
             text = ", ".join(f"{k}={v}" for k, v in d.items())
             lines.append((tl.offset(e.ts), e.author, e.kind.split(".", 1)[1], text, e))
         elif e.kind == "exercise.joined":
-            given = e.data.get("roles") if isinstance(e.data, dict) else None
-            roles = sorted(r for r in (given if isinstance(given, list) else ()) if r in ROLES)
+            roles = joined_roles(e.data)
             text = f"as {', '.join(roles)}" if roles else "no role given"
             lines.append((tl.offset(e.ts), e.author, "joined", text, e))
     lines.sort(key=lambda x: x[0])

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..redact import redact_text
 from ..runbooks import launch
 from ..runbooks import state as _steps
 from ..runbooks.claims import ClaimedBy
@@ -70,11 +72,17 @@ def _stop(run: StartedRun) -> str:
 
 
 def _cleanup_words(runbook: Runbook, cleanup: Step, params: Mapping[str, Any]) -> str:
-    """The cleanup step's command, as it would run (secrets masked), in one line."""
+    """Where to find the cleanup to run by hand, and the values it runs with (the scratch
+    directory...), secret values masked: it goes into the journal. (A script squeezed into
+    one line would not run: a comment swallows the rest.)"""
+    where = (f"the {cleanup.id} step of runbook {runbook.id} (`cockpit runbooks show "
+             f"{runbook.id}` shows its command)")
     try:
-        return one_line(runbook.render(cleanup, params).display(), 300)
+        r = runbook.render(cleanup, params)
     except Exception:  # noqa: BLE001 - only words for a message
-        return f"the runbook's {cleanup.id} step"
+        return where
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(r.env.items()))
+    return one_line(redact_text(f"{where} with {env}" if env else where, r.secrets), 600)
 
 
 def parse_figures(text: str) -> dict[str, Any]:

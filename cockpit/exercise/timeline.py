@@ -42,6 +42,12 @@ class Mark:
     ts: float  # wall time
 
 
+def joined_roles(data: Any) -> list[str]:
+    """The roles an ``exercise.joined`` entry gives (anything else in it left out)."""
+    roles = data.get("roles") if isinstance(data, dict) else None
+    return sorted(r for r in (roles if isinstance(roles, list) else ()) if r in ROLES)
+
+
 def visible(audience: str, roles: frozenset[str] | None) -> bool:
     """Whether a viewer holding ``roles`` sees what is meant for ``audience`` (None: the
     facilitator, who sees everything)."""
@@ -71,9 +77,7 @@ class Timeline:
                 if m is not None:
                     marks.append(m)
             elif e.kind == "exercise.joined":
-                roles = e.data.get("roles")
-                joined.setdefault(str(e.author), set()).update(
-                    r for r in (roles if isinstance(roles, list) else ()) if r in ROLES)
+                joined.setdefault(str(e.author), set()).update(joined_roles(e.data))
             elif e.kind not in CONTROL_KINDS:
                 players.append(e._replace(ts=self.sim(e.ts)) if hasattr(e, "_replace")
                                else replace(e, ts=self.sim(e.ts)))

@@ -240,3 +240,29 @@ def test_ctrl_c_stops_the_running_step_still_cleans_up_and_records_aborted(tmp_p
     r = cli(state, "drills", "log", config=cfg)
     assert r.returncode == 0, r.stderr
     assert "aborted" in r.stdout and "interrupted (Ctrl-C) during step restore" in r.stdout
+
+
+def test_the_cleanup_left_to_do_by_hand_names_the_step_and_masks_a_secret(tmp_path):
+    """What the result of a drill says when its cleanup could not run (it goes into the
+    drill's journal): where the step is, the values it runs with, a secret masked."""
+    from cockpit.drills.restore import _cleanup_words
+    from cockpit.session.steps import load_library
+
+    rb_dir = tmp_path / "runbooks"
+    rb_dir.mkdir()
+    text = SLOW_DRILL.format(marker=tmp_path / "never").replace(
+        '[[steps]]\nid = "restore"',
+        '[[params]]\nname = "token"\ntype = "str"\nsecret = true\n\n[[steps]]\nid = "restore"',
+    ).replace('env = { SCRATCH = "{scratch}" }\nshell = \'\'\'\ntest -f',
+              'env = { SCRATCH = "{scratch}", TOKEN = "{token}" }\nshell = \'\'\'\ntest -f')
+    (rb_dir / "slow-drill.toml").write_text(text, encoding="utf-8")
+    rb = load_library((rb_dir,)).library.get("slow-drill")
+    assert rb is not None
+    params = rb.param_values({"scratch": str(tmp_path / "scratch"), "token": "s3cr3t-canary"},
+                             None)
+    cleanup = next(s for s in rb.steps if s.id == "cleanup")
+    words = _cleanup_words(rb, cleanup, params)
+    assert words.startswith("the cleanup step of runbook slow-drill (`cockpit runbooks show "
+                            "slow-drill` shows its command) with ")
+    assert f"SCRATCH={tmp_path / 'scratch'}" in words and "TOKEN=" in words
+    assert "s3cr3t-canary" not in words
