@@ -103,6 +103,7 @@ class ExerciseSession:
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._notice: tuple[float, str] | None = None
+        self._join_problem: str | None = None  # the join could not even open the journal
 
     # ------------------------------------------------------------------ reading
     @property
@@ -181,6 +182,8 @@ class ExerciseSession:
             out.append(Banner("ready", BannerLevel.INFO, (
                 "EXERCISE READY at T+0:00:00: the scenario clock starts when the facilitator "
                 "starts it. Nothing you do here runs anything.")))
+        if self._join_problem:
+            out.append(Banner("join", BannerLevel.WARNING, self._join_problem))
         notice = self._notice
         if notice is not None and time.monotonic() - notice[0] < 60 and not (j and j.failed):
             out.append(Banner("journal-ok", BannerLevel.INFO, notice[1]))
@@ -229,9 +232,10 @@ class ExerciseSession:
         except JournalWriteError:
             return  # kept and retried with the journal (its banner says so)
         except (OSError, ExerciseError) as e:  # the journal could not even be opened
-            self._notice = (time.monotonic(), "Could not record that you joined (the "
-                            f"facilitator will not count you until you write): {one_line(str(e), 160)}")
+            self._join_problem = ("COULD NOT RECORD THAT YOU JOINED: the facilitator does not "
+                                  f"count you as a player yet. {one_line(str(e), 160)}")
             return
+        self._join_problem = None
         with contextlib.suppress(OSError):
             self.poll()
 
@@ -284,6 +288,7 @@ class ExerciseSession:
         self._changed()
         try:
             write()
+            self._join_problem = None  # written as a player: counted now
             with contextlib.suppress(OSError):
                 self.poll()
         finally:

@@ -162,3 +162,33 @@ def test_a_player_who_joined_is_counted_before_writing_anything(x):
     finally:
         for s in (fac, carol, dave, viewer):
             s.stop()
+
+
+def test_a_join_that_cannot_open_the_journal_says_so(x):
+    import asyncio
+
+    from cockpit.journal.model import incident_dir
+    from cockpit.session.protocol import BannerLevel
+
+    out = incident_dir(x.state / "exercises", x.id) / "outputs"
+    out.rmdir()
+    out.write_text("not a directory")  # the journal cannot be opened here
+    carol = session(x, "carol", roles=["communications"], joins=True)
+
+    async def open_cockpit() -> None:
+        task = asyncio.create_task(carol.run(lambda: None))
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if any(b.key == "join" for b in carol.view().banners):
+                break
+        carol.stop()
+        await task
+
+    try:
+        asyncio.run(open_cockpit())
+        b = next(b for b in carol.view().banners if b.key == "join")
+        assert b.level == BannerLevel.WARNING
+        assert b.text.startswith("COULD NOT RECORD THAT YOU JOINED")
+        assert carol.timeline().roster() == []
+    finally:
+        carol.stop()
